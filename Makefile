@@ -1,0 +1,35 @@
+# Two entry points that work on a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: demo test lint bench graphviz clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev,examples]'
+	touch $@
+
+# System Graphviz renders SVG/PNG; DOT export works without it.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) || echo "graphviz not installed; rendering tests skip"; \
+	  else echo "no system graphviz (dot); rendering tests skip"; fi; }
+
+demo: $(VENV)/.installed graphviz
+	$(VENV)/bin/autograd-core demo
+
+test: $(VENV)/.installed graphviz
+	$(VENV)/bin/ruff check .
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
