@@ -1,0 +1,62 @@
+"""autograd_core: reverse-mode automatic differentiation on numpy.
+
+    import autograd_core as ag
+    x = ag.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x ** 2).sum().backward()
+    x.grad  # tensor([2., 4., 6.])
+"""
+
+from . import ops  # noqa: F401  (registers every op)
+from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from .creation import (
+    arange,
+    as_tensor,
+    eye,
+    full,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .function import Function, FunctionCtx
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .ops.composite import dot, split
+from .ops.linalg import einsum
+from .ops.shape import concatenate, stack
+from .random import manual_seed
+from .registry import COMPOSITES, OP, REGISTRY, Op, defop
+from .tensor import Node, Tensor
+from .transforms import grad, gradients, hessian, hvp, jacobian, jvp, value_and_grad, vjp
+
+# The differentiable functions of API.md: each is its registered op.
+abs = OP.abs
+add, subtract, multiply, divide, power, negative = (
+    OP.add, OP.subtract, OP.multiply, OP.divide, OP.power, OP.negative)
+exp, log, log1p, expm1, sqrt, square = OP.exp, OP.log, OP.log1p, OP.expm1, OP.sqrt, OP.square
+sign, sin, cos, tanh, sigmoid = OP.sign, OP.sin, OP.cos, OP.tanh, OP.sigmoid
+maximum, minimum, clip, where = OP.maximum, OP.minimum, OP.clip, OP.where
+sum, mean, prod, max, min = OP.sum, OP.mean, OP.prod, OP.max, OP.min
+var, std, logsumexp, norm = OP.var, OP.std, OP.logsumexp, OP.norm
+matmul = OP.matmul
+transpose, swapaxes, reshape, squeeze = OP.transpose, OP.swapaxes, OP.reshape, OP.squeeze
+expand_dims, broadcast_to, pad, flip, tile = (
+    OP.expand_dims, OP.broadcast_to, OP.pad, OP.flip, OP.tile)
+take_along_axis, getitem, index_add = OP.take_along_axis, OP.getitem, OP.index_add
+
+
+def flatten(x, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+    """Merge axes start_axis..end_axis into one (all of them by default)."""
+    shape = x.shape
+    start, end = start_axis % len(shape) if shape else 0, end_axis % len(shape) if shape else 0
+    merged = 1
+    for n in shape[start:end + 1]:
+        merged *= n
+    return OP.reshape(x, shape=shape[:start] + (merged,) + shape[end + 1:])
+
+
+__all__ = [name for name in dir() if not name.startswith("_")]

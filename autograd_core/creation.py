@@ -1,0 +1,82 @@
+"""Making tensors: from data, filled, ranges and random draws (float32 by default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .random import RNG
+from .tensor import Tensor, _make, to_array
+
+DEFAULT_DTYPE = np.float32
+
+
+def _shape(shape: tuple) -> tuple:
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
+def _leaf(data: np.ndarray, requires_grad: bool) -> Tensor:
+    t = _make(data, None)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def tensor(data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A new leaf tensor holding a copy of `data`."""
+    return _leaf(to_array(data, dtype, copy=True), requires_grad)
+
+
+def as_tensor(data: Any, dtype=None) -> Tensor:
+    """A tensor over `data` without a copy where possible (a float ndarray is shared)."""
+    if isinstance(data, Tensor) and dtype is None:
+        return data
+    return _make(to_array(data, dtype), None)
+
+
+def zeros(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    return _leaf(np.zeros(_shape(shape), dtype), requires_grad)
+
+
+def ones(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    return _leaf(np.ones(_shape(shape), dtype), requires_grad)
+
+
+def full(shape, fill_value, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return _leaf(np.full(shape, fill_value, dtype), requires_grad)
+
+
+def zeros_like(t: Any, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _leaf(np.zeros_like(np.asarray(t), dtype), requires_grad)
+
+
+def ones_like(t: Any, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _leaf(np.ones_like(np.asarray(t), dtype), requires_grad)
+
+
+def arange(*args: Any, dtype=None, requires_grad: bool = False) -> Tensor:
+    """numpy's arange; floats give float32, integers int64."""
+    data = np.arange(*args, dtype=dtype)
+    if dtype is None and data.dtype == np.float64:
+        data = data.astype(DEFAULT_DTYPE)
+    return _leaf(data, requires_grad)
+
+
+def linspace(start: float, stop: float, num: int = 50, dtype=DEFAULT_DTYPE) -> Tensor:
+    return _make(np.linspace(start, stop, num, dtype=dtype), None)
+
+
+def eye(n: int, m: int | None = None, dtype=DEFAULT_DTYPE) -> Tensor:
+    return _make(np.eye(n, m, dtype=dtype), None)
+
+
+def randn(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """Standard normal draws from the generator `manual_seed` seeds."""
+    return _leaf(RNG.standard_normal(_shape(shape)).astype(dtype), requires_grad)
+
+
+def rand(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """Uniform draws on [0, 1) from the generator `manual_seed` seeds."""
+    return _leaf(RNG.random(_shape(shape)).astype(dtype), requires_grad)

@@ -1,0 +1,226 @@
+"""The backward pass: reverse topological order, no recursion.
+
+Nodes are numbered as they are created, so a node can only depend on
+nodes with smaller numbers: sorting the reachable nodes by that number,
+newest first, is a topological order. Each node's incoming gradients are
+summed in its buffer (`node.g`) before its rule runs, so every node runs
+once. The first gradient into a buffer is taken without a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+
+from .grad_mode import STATE, enable_grad
+from .registry import NP, T
+from .tensor import Node, Tensor, _make
+
+_by_seq = attrgetter("seq")
+
+FREED = ("Trying to backward through the graph a second time (or to use values it "
+         "saved after they were freed). Pass retain_graph=True to the first backward "
+         "if you need to backward through it again.")
+
+
+def unbroadcast(xp, g, shape: tuple):
+    """Sum a broadcast gradient back to an operand's shape (the one place this is done)."""
+    gshape = g.shape
+    lead = len(gshape) - len(shape)
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, gshape[lead:], strict=True)):
+        return xp.broadcast_to(g, shape)  # a rule gave a smaller gradient: spread it
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return xp.reshape(g, shape) if g.shape != shape else g
+
+
+def _topo_order(roots: Sequence[Node]) -> list[Node]:
+    seen = set()
+    order = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        order.append(node)
+        parents = node.parents
+        if parents is None:
+            raise RuntimeError(FREED)
+        for p in parents:
+            if p is not None and p._node is not None:
+                stack.append(p._node)
+    order.sort(key=_by_seq, reverse=True)
+    return order
+
+
+def _seed(root: Tensor, gradient: Any, create: bool):
+    if not root._rg:
+        raise RuntimeError("backward: the tensor does not require grad and has no grad_fn; "
+                           "set requires_grad=True on an input first")
+    if gradient is None:
+        if root._data.size != 1:
+            raise RuntimeError(f"backward: grad can be implicitly created only for a "
+                               f"one-element output, got shape {root.shape}; pass "
+                               f"gradient= with that shape")
+        return np.ones_like(root._data)
+    if isinstance(gradient, Tensor):
+        g = gradient if create else gradient._data
+    else:
+        g = np.asarray(gradient, dtype=root._data.dtype)
+    if g.shape != root.shape:
+        raise ValueError(f"backward: gradient has shape {tuple(g.shape)} but the output "
+                         f"has shape {root.shape}")
+    return g
+
+
+def _run_hooks(hooks: list, g, create: bool):
+    for hook in hooks:
+        out = hook(g if create else _make(g, None))
+        if out is not None:
+            g = (out if create else out._data) if isinstance(out, Tensor) else np.asarray(out)
+    return g
+
+
+def backward(roots: Sequence[Tensor], gradients: Sequence[Any], retain: bool,
+             create: bool, inputs: Sequence[Tensor] | None = None) -> list | None:
+    """Backpropagate from `roots`. With `inputs`, return their gradients instead
+    of accumulating into leaves' `.grad` (this is `ag.gradients`)."""
+    if create:
+        with enable_grad():
+            return _backward(roots, gradients, retain, True, inputs)
+    return _backward(roots, gradients, retain, False, inputs)
+
+
+def _backward(roots, gradients, retain, create, inputs):
+    xp = T if create else NP
+    leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, gradient]
+    given = set()
+    root_nodes = []
+    for root, gradient in zip(roots, gradients, strict=True):
+        g = _seed(root, gradient, create)
+        given.add(id(g))
+        node = root._node
+        if node is None:
+            _add_leaf(leaf_grads, root, g)
+        else:
+            root_nodes.append(node)
+            node.g = g if node.g is None else node.g + g
+    wanted = _wanted(inputs)
+    captured: dict[int, Any] = {}
+    anomaly = STATE.anomaly
+    for node in _topo_order(root_nodes):
+        g = node.g
+        if g is None:
+            continue
+        node.g = None
+        if node.hooks:
+            g = _run_hooks(node.hooks, g, create)
+        if node.retained is not None:
+            _retain(node, g, create)
+        if wanted is not None and id(node) in wanted:
+            captured[id(node)] = g
+        op = node.op
+        parents = node.parents
+        args = node.args
+        if args is None:
+            raise RuntimeError(FREED)
+        if create:
+            ans = _make(node.ans, node)
+            inputs_now = tuple(a if p is None else p for p, a in zip(parents, args))
+        else:
+            ans = node.ans
+            inputs_now = args
+        kw = node.kw or {}
+        if op.vjps is not None:
+            grads = [None if p is None else op.vjps[i](xp, g, ans, *inputs_now, **kw)
+                     for i, p in enumerate(parents)]
+        else:
+            needs = tuple(p is not None for p in parents)
+            grads = op.vjp(xp, g, ans, inputs_now, needs, **kw)
+        if anomaly:
+            from .anomaly import check_backward
+            check_backward(node, grads)
+        for p, a, gi in zip(parents, args, grads):
+            if p is None or gi is None:
+                continue
+            if gi.shape != a.shape:
+                gi = unbroadcast(xp, gi, a.shape)
+            if gi.dtype != a.dtype:
+                gi = xp.astype(gi, dtype=a.dtype)
+            pnode = p._node
+            if pnode is None:
+                _add_leaf(leaf_grads, p, gi)
+            elif pnode.g is None:
+                pnode.g = gi
+            else:
+                pnode.g = pnode.g + gi
+        if not retain:
+            node.args = node.ans = node.parents = node.kw = None
+    if wanted is not None:
+        return _collect(inputs, captured, leaf_grads)
+    _accumulate_leaves(leaf_grads, given, create)
+    return None
+
+
+def _wanted(inputs):
+    if inputs is None:
+        return None
+    return {id(t._node) for t in inputs if t._node is not None}
+
+
+def _add_leaf(leaf_grads: dict, leaf: Tensor, g) -> None:
+    entry = leaf_grads.get(id(leaf))
+    if entry is None:
+        leaf_grads[id(leaf)] = [leaf, g]
+    else:
+        entry[1] = entry[1] + g
+
+
+def _retain(node: Node, g, create: bool) -> None:
+    tensor = node.retained()
+    if tensor is not None:
+        g = g if create else _make(np.array(g), None)
+        tensor.grad = g if tensor.grad is None else tensor.grad + g
+
+
+def _collect(inputs, captured, leaf_grads) -> list:
+    out = []
+    for t in inputs:
+        if t._node is not None:
+            out.append(captured.get(id(t._node)))
+        else:
+            entry = leaf_grads.get(id(t))
+            g = None
+            if entry is not None:
+                g = entry[1]
+                if t._hooks:
+                    g = _run_hooks(t._hooks, g, isinstance(g, Tensor))
+            out.append(g)
+    return [g if g is None or isinstance(g, Tensor) else _make(np.array(g), None)
+            for g in out]
+
+
+def _accumulate_leaves(leaf_grads: dict, given: set, create: bool) -> None:
+    owned: set[int] = set(given)
+    for leaf, g in leaf_grads.values():
+        if leaf._hooks:
+            g = _run_hooks(leaf._hooks, g, create)
+        if create:
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+            continue
+        old = leaf.grad
+        if old is not None and old._node is None and old._data.shape == g.shape \
+                and old._data.flags.writeable:
+            np.add(old._data, g, out=old._data, casting="unsafe")
+            continue
+        # Take the gradient without a copy unless someone else may hold it.
+        if id(g) in owned or g.base is not None or not g.flags.writeable:
+            g = np.array(g)
+        owned.add(id(g))
+        leaf.grad = _make(g, None) if old is None else old + g

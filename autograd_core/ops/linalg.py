@@ -1,0 +1,142 @@
+"""Products: matmul (batched, broadcast, numpy's 1-D cases) and einsum."""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from .. import sampling as s
+from ..registry import defop
+
+
+# matmul: for 2-D operands dA = g B^T and dB = A^T g. A 1-D operand is a row
+# (left) or a column (right) whose added axis is absent from g; the engine
+# then sums broadcast batch axes back to each operand's shape.
+def _matmul_grads(xp, g, a, b):
+    """(dA, dB) for 2-D-or-more operands, by promoting 1-D ones and g to match."""
+    a2 = xp.expand_dims(a, 0) if a.ndim == 1 else a
+    b2 = xp.expand_dims(b, -1) if b.ndim == 1 else b
+    if b.ndim == 1:  # first: with both 1-D, g is 0-d and grows to (1, 1)
+        g = xp.expand_dims(g, -1)
+    if a.ndim == 1:
+        g = xp.expand_dims(g, -2)
+    return g, a2, b2
+
+
+def _grad_a(xp, g, ans, a, b):
+    g, a2, b2 = _matmul_grads(xp, g, a, b)
+    return xp.matmul(g, xp.swapaxes(b2, -1, -2))  # shape (..., n, k); engine sums to a
+
+
+def _grad_b(xp, g, ans, a, b):
+    g, a2, b2 = _matmul_grads(xp, g, a, b)
+    gb = xp.matmul(xp.swapaxes(a2, -1, -2), g)
+    return xp.reshape(gb, gb.shape[:-1]) if b.ndim == 1 else gb
+
+
+def _sample_matmul(rng):
+    n, k, m = (int(v) for v in rng.integers(1, 5, size=3))
+    batch = s.shape(rng, 0, 2)
+    kind = int(rng.integers(0, 5))
+    a_shape = {0: (k,), 1: (n, k)}.get(kind, batch + (n, k))
+    b_shape = {2: (k,), 3: (k, m)}.get(kind, s.broadcastable(rng, batch) + (k, m))
+    if kind == 1:
+        b_shape = (k,) if rng.random() < 0.5 else (k, m)
+    return (s.values(rng, a_shape), s.values(rng, b_shape)), {}
+
+
+defop("matmul", np.matmul, _grad_a, _grad_b, sample=_sample_matmul)
+
+
+# -- einsum: the gradient for one operand is another einsum ------------------
+def normalize_subscripts(subscripts: str, shapes: list[tuple]) -> str:
+    """Explicit form 'ij,jk->ik': ellipses spelled out, implicit output made explicit."""
+    subscripts = subscripts.replace(" ", "")
+    ins, _, out = subscripts.partition("->")
+    terms = ins.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: {len(terms)} subscript terms for {len(shapes)} operands")
+    used = set(subscripts) - set(",->.")
+    spare = [c for c in string.ascii_letters if c not in used]
+    width = max((len(sh) - len(t.replace("...", "")) for t, sh in zip(terms, shapes,
+                                                                       strict=True)
+                 if "..." in t), default=0)
+    dots = "".join(spare[:width])
+    for i, (t, sh) in enumerate(zip(terms, shapes, strict=True)):
+        if "..." in t:  # broadcast dimensions align on the right
+            terms[i] = t.replace("...", dots[width - (len(sh) - len(t) + 3):])
+    if "->" in subscripts:
+        out = out.replace("...", dots)
+    else:
+        letters = "".join(terms)
+        out = dots + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                    and c not in dots))
+    return ",".join(terms) + "->" + out
+
+
+def _einsum(*operands, subscripts):
+    return np.einsum(subscripts, *operands, optimize=len(operands) > 2)
+
+
+def _einsum_grad(xp, g, ans, inputs, needs, subscripts):
+    ins, out = subscripts.split("->")
+    terms = ins.split(",")
+    grads = []
+    for i, need in enumerate(needs):
+        if not need:
+            grads.append(None)
+            continue
+        target, extra_terms, extra_ops = _diagonal_free(terms[i], inputs[i].shape)
+        others = [t for j, t in enumerate(terms) if j != i]
+        other_ops = [x for j, x in enumerate(inputs) if j != i]
+        present = set(out + "".join(others) + "".join(extra_terms))
+        # Letters only this operand has were summed away: bring them back by broadcasting.
+        kept = "".join(c for c in target if c in present)
+        spec = ",".join([out, *others, *extra_terms]) + "->" + kept
+        gi = xp.einsum(spec, g, *other_ops, *extra_ops)
+        if kept != target:
+            shape = inputs[i].shape
+            gi = xp.reshape(gi, tuple(n if c in kept else 1 for c, n in zip(target, shape,
+                                                                            strict=True)))
+            gi = xp.broadcast_to(gi, shape)
+        grads.append(gi)
+    return grads
+
+
+def _diagonal_free(term: str, shape: tuple):
+    """Rename repeated letters ('ii' -> 'ij') and return identity operands tying them."""
+    seen, target, extra_terms, extra_ops = "", "", [], []
+    spare = (c for c in string.ascii_letters if c not in term)
+    for c, n in zip(term, shape, strict=True):
+        if c in seen:
+            new = next(spare)
+            extra_terms.append(c + new)
+            extra_ops.append(np.eye(n))
+            target += new
+        else:
+            target += c
+        seen += c
+    return target, extra_terms, extra_ops
+
+
+def einsum(subscripts: str, *operands):
+    """Einstein summation (numpy's einsum), differentiable in every operand."""
+    shapes = [tuple(np.shape(o)) for o in operands]
+    return _EINSUM(*operands, subscripts=normalize_subscripts(subscripts, shapes))
+
+
+def _sample_einsum(rng):
+    i, j, k = (int(v) for v in rng.integers(1, 4, size=3))
+    cases = [("ij,jk->ik", [(i, j), (j, k)]), ("ij->", [(i, j)]), ("ii->i", [(j, j)]),
+             ("ij,ij->i", [(i, j), (i, j)]), ("bij,bjk->bik", [(2, i, j), (2, j, k)]),
+             ("i,j->ij", [(i,), (j,)]), ("...j,jk->...k", [(2, i, j), (j, k)]),
+             ("ij,jk,kl->il", [(i, j), (j, k), (k, 2)]), ("ii", [(k, k)]), ("ij->ji", [(i, j)])]
+    spec, shapes = cases[int(rng.integers(0, len(cases)))]
+    ops = [s.values(rng, sh) for sh in shapes]
+    return tuple(ops), {"subscripts": normalize_subscripts(spec, shapes)}
+
+
+_EINSUM = defop("einsum", _einsum, vjp=_einsum_grad, nin=-1, sample=_sample_einsum,
+                public=einsum,
+                np_fn=lambda subscripts, *ops: np.einsum(subscripts, *ops))

@@ -1,0 +1,128 @@
+"""Reductions over `axis` (None, an int or a tuple) with numpy's `keepdims`.
+
+Every rule first puts the reduced axes back into g (`_expand`) so it
+broadcasts against the input. Ties in max/min share the gradient equally.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import sampling as s
+from ..registry import defop
+
+
+def _kept_shape(shape: tuple, axis) -> tuple:
+    if axis is None:
+        return (1,) * len(shape)
+    axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _expand(xp, g, shape: tuple, axis, keepdims: bool):
+    """g with the reduced axes of an input of `shape` restored as size 1."""
+    return g if keepdims else xp.reshape(g, _kept_shape(shape, axis))
+
+
+def _count(x, ans) -> int:
+    """How many inputs went into each output element."""
+    return x.size // max(ans.size, 1)
+
+
+def _sum(x, axis=None, keepdims=False):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def _mean(x, axis=None, keepdims=False):
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
+def _prod(x, axis=None, keepdims=False):
+    return np.prod(x, axis=axis, keepdims=keepdims)
+
+
+defop("sum", _sum,
+      lambda xp, g, ans, x, axis=None, keepdims=False:
+          xp.broadcast_to(_expand(xp, g, x.shape, axis, keepdims), x.shape),
+      sample=s.reduction(), linear=True)
+defop("mean", _mean,
+      lambda xp, g, ans, x, axis=None, keepdims=False:
+          xp.broadcast_to(_expand(xp, g, x.shape, axis, keepdims), x.shape) / _count(x, ans),
+      sample=s.reduction(), linear=True)
+# d prod / d x_i = prod / x_i: sampled away from 0, where this form has no answer.
+defop("prod", _prod,
+      lambda xp, g, ans, x, axis=None, keepdims=False:
+          _expand(xp, g * ans, x.shape, axis, keepdims) / x,
+      sample=s.reduction(s.NONZERO))
+
+
+def _extreme_grad(xp, g, ans, x, axis=None, keepdims=False):
+    winners = x == _expand(xp, ans, x.shape, axis, keepdims)
+    share = _expand(xp, g, x.shape, axis, keepdims) / xp.sum(winners, axis=axis, keepdims=True)
+    return xp.where(winners, share, 0)
+
+
+def _max(x, axis=None, keepdims=False):
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+def _min(x, axis=None, keepdims=False):
+    return np.min(x, axis=axis, keepdims=keepdims)
+
+
+defop("max", _max, _extreme_grad, sample=s.reduction(ties=True), linear=True)
+defop("min", _min, _extreme_grad, sample=s.reduction(ties=True), linear=True)
+
+
+def _var(x, axis=None, ddof=0, keepdims=False):
+    return np.var(x, axis=axis, ddof=ddof, keepdims=keepdims)
+
+
+def _std(x, axis=None, ddof=0, keepdims=False):
+    return np.std(x, axis=axis, ddof=ddof, keepdims=keepdims)
+
+
+def _centred(xp, x, axis):
+    return x - xp.mean(x, axis=axis, keepdims=True)
+
+
+# var = sum((x - mean)^2) / (n - ddof); its gradient is 2 (x - mean) / (n - ddof).
+defop("var", _var,
+      lambda xp, g, ans, x, axis=None, ddof=0, keepdims=False:
+          _expand(xp, g, x.shape, axis, keepdims) * _centred(xp, x, axis)
+          * (2.0 / (_count(x, ans) - ddof)),
+      sample=s.reduction(ddof=0))
+defop("std", _std,
+      lambda xp, g, ans, x, axis=None, ddof=0, keepdims=False:
+          _expand(xp, g / ans, x.shape, axis, keepdims) * _centred(xp, x, axis)
+          * (1.0 / (_count(x, ans) - ddof)),
+      sample=lambda rng: ((s.values(rng, (3, 4)),),
+                          {"axis": int(rng.integers(0, 2)), "ddof": int(rng.integers(0, 2))}))
+
+
+def _logsumexp(x, axis=None, keepdims=False):
+    # Shift by the max so exp never overflows; an all -inf slice stays -inf.
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+defop("logsumexp", _logsumexp,
+      lambda xp, g, ans, x, axis=None, keepdims=False:
+          _expand(xp, g, x.shape, axis, keepdims)
+          * xp.exp(x - _expand(xp, ans, x.shape, axis, keepdims)),
+      sample=s.reduction())
+
+
+def _norm(x, axis=None, keepdims=False):
+    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+
+
+def _norm_grad(xp, g, ans, x, axis=None, keepdims=False):
+    # x / |x|, with 0 rather than 0/0 at the origin.
+    r = _expand(xp, ans, x.shape, axis, keepdims)
+    return _expand(xp, g, x.shape, axis, keepdims) * x / (r + (r == 0))
+
+
+defop("norm", _norm, _norm_grad, sample=s.reduction())

@@ -1,0 +1,118 @@
+"""The op registry: every differentiable op, defined once.
+
+An op is a numpy forward function plus one gradient rule per input. A rule
+has the signature ``rule(xp, g, ans, *inputs, **params) -> gradient`` and is
+written against the namespace ``xp``, never against numpy or Tensor directly:
+
+* in a plain backward pass the engine calls it with ``xp = NP`` and ndarrays,
+  so it costs a few numpy calls and builds nothing;
+* with ``create_graph=True`` it calls the very same rule with ``xp = T`` and
+  Tensors, so the gradient is itself recorded and can be differentiated again.
+
+``NP`` and ``T`` hold, under the same names and signatures, the numpy forward
+and the differentiable Tensor function of every registered op. That is the
+whole trick behind higher-order gradients: no rule is written twice.
+
+Each op also declares how to sample valid inputs (``sample(rng) -> (args,
+params)``: the domain, kinks to avoid) and whether it is piecewise linear.
+The gradient tests and ``autograd-core gradcheck`` are generated from this
+table, so an op cannot be registered untested.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+REGISTRY: dict[str, Op] = {}
+COMPOSITES: dict[str, tuple[Callable, Callable]] = {}  # name -> (function, sampler)
+NP = SimpleNamespace()  # name -> numpy function (public signature)
+T = SimpleNamespace()  # name -> differentiable Tensor function (same signature)
+OP = SimpleNamespace()  # name -> Op object, for the Tensor's hot dunder methods
+
+
+class Op:
+    """One registered op. Calling it applies it to Tensors (or arrays)."""
+
+    __slots__ = ("name", "forward", "vjps", "vjp", "nin", "params", "sample",
+                 "linear", "doc", "__weakref__")
+
+    def __init__(self, name, forward, vjps, vjp, nin, sample, linear, doc):
+        self.name = name
+        self.forward = forward  # ndarrays -> ndarray
+        self.vjps = vjps  # tuple of per-input rules (None: not differentiable), or None
+        self.vjp = vjp  # or one rule for all inputs: -> tuple of gradients
+        self.nin = nin  # number of Tensor inputs; the rest of the signature are params
+        self.sample = sample
+        self.linear = linear  # piecewise linear: every second derivative is 0
+        self.doc = doc
+        names = [p.name for p in inspect.signature(forward).parameters.values()
+                 if p.kind is not p.VAR_POSITIONAL]
+        self.params = tuple(names[max(nin, 0):])
+
+    def __call__(self, *args: Any, **params: Any):
+        if self.nin < 0:  # variadic: every positional argument is an input
+            pass
+        elif len(args) > self.nin:
+            extra = args[self.nin:]
+            if len(extra) > len(self.params):
+                raise TypeError(f"{self.name}() takes {self.nin + len(self.params)} "
+                                f"arguments, got {len(args)}")
+            params.update(zip(self.params, extra, strict=False))
+            args = args[: self.nin]
+        elif len(args) < self.nin:
+            raise TypeError(f"{self.name}() needs {self.nin} tensor inputs, got {len(args)}")
+        for key in params:
+            if key not in self.params:
+                raise TypeError(f"{self.name}() got an unexpected keyword argument "
+                                f"{key!r}; it takes {', '.join(self.params) or 'none'}")
+        return apply(self, args, params)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable,
+          vjp: Callable | None = None, nin: int | None = None, linear: bool = False,
+          np_fn: Callable | None = None, public: Callable | None = None,
+          doc: str = "") -> Op:
+    """Register an op: forward on arrays, one gradient rule per input, a sampler.
+
+    ``vjps[i](xp, g, ans, *inputs, **params)`` is the gradient for input i.
+    Ops with a variable number of inputs (concatenate, einsum) give instead
+    ``vjp(xp, g, ans, inputs, needs, **params) -> tuple``. ``np_fn`` and
+    ``public`` override the NP/T entries when the public signature is not the
+    forward's (a sequence argument, for example).
+    """
+    if name in REGISTRY:
+        raise ValueError(f"op {name!r} is already registered")
+    if sample is None:
+        raise ValueError(f"op {name!r} needs a sample domain for its gradient checks")
+    if vjp is None and not vjps:
+        raise ValueError(f"op {name!r} has no gradient rule")
+    op = Op(name, forward, vjps or None, vjp, len(vjps) if nin is None else nin,
+            sample, linear, doc)
+    REGISTRY[name] = op
+    setattr(OP, name, op)
+    setattr(NP, name, np_fn or forward)
+    setattr(T, name, public or op)
+    return op
+
+
+def defcomposite(name: str, fn: Callable, sample: Callable) -> Callable:
+    """Register a function made of ops, so the gradient checks cover it too."""
+    if name in COMPOSITES or name in REGISTRY:
+        raise ValueError(f"{name!r} is already registered")
+    COMPOSITES[name] = (fn, sample)
+    return fn
+
+
+def helper(name: str, np_fn: Callable, tensor_fn: Callable) -> None:
+    """A name rules may call that is not an op itself (composed of ops)."""
+    setattr(NP, name, np_fn)
+    setattr(T, name, tensor_fn)
+
+
+from .tensor import apply  # noqa: E402  (the dispatcher lives beside the Tensor)

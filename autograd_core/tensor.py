@@ -1,0 +1,417 @@
+"""The Tensor, the graph Node, and `apply`: the one place an op is executed.
+
+Hot path: every op call goes through `apply` (or its one- and two-input
+twins), which runs the numpy forward and, when some input requires grad
+and grad mode is on, records one `Node`. No reflection, no per-call dicts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .grad_mode import STATE
+from .registry import OP
+
+ndarray = np.ndarray
+_new = object.__new__
+_seq = itertools.count()  # creation order is a topological order of the graph
+_FLOATS = (np.float16, np.float32, np.float64, np.longdouble)
+
+
+class Node:
+    """One op application in the graph: what backward needs to run its rule.
+
+    `parents[i]` is the input Tensor when it requires grad, else None;
+    `args` are the forward's input arrays, `ans` its output. Backward frees
+    `args`, `ans` and `parents` unless the graph is retained.
+    """
+
+    __slots__ = ("op", "parents", "args", "kw", "ans", "seq", "g", "hooks",
+                 "retained", "site")
+
+    def __init__(self, op, parents, args, kw, ans):
+        self.op = op
+        self.parents = parents
+        self.args = args
+        self.kw = kw
+        self.ans = ans
+        self.seq = next(_seq)
+        self.g = None  # gradient buffer, summed during backward
+        self.hooks = None
+        self.retained = None
+        self.site = None  # "file:line" of the user's call, in anomaly mode only
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple(p._node if p is not None else None for p in self.parents or ())
+
+    def __repr__(self) -> str:
+        return f"<{self.op.name} backward>"
+
+
+def _make(data: ndarray, node: Node | None) -> Tensor:
+    t = _new(Tensor)
+    t._data = data
+    t._node = node
+    t._rg = node is not None
+    t.grad = None
+    t._hooks = None
+    return t
+
+
+def _record(op, parents, args, kw, out):
+    node = Node(op, parents, args, kw, out)
+    if STATE.anomaly:
+        from .anomaly import check_forward
+        check_forward(node)
+    return _make(out, node)
+
+
+def _op_error(op, arrays, err: Exception) -> Exception:
+    shapes = " and ".join(str(tuple(np.shape(a))) for a in arrays)
+    msg = f"{op.name}: {err} (input shapes {shapes})"
+    for kind in (ValueError, IndexError, TypeError):
+        if isinstance(err, kind):
+            return kind(msg)
+    return RuntimeError(msg)
+
+
+def apply(op, args: tuple, kw: dict) -> Tensor:
+    """Run `op` on Tensors, arrays or scalars; record a Node if grad is needed."""
+    arrays = []
+    parents = []
+    needs_grad = False
+    for a in args:
+        if isinstance(a, Tensor):
+            arrays.append(a._data)
+            if a._rg:
+                needs_grad = True
+                parents.append(a)
+                continue
+        else:
+            arrays.append(a)
+        parents.append(None)
+    try:
+        out = op.forward(*arrays, **kw)
+    except Exception as err:
+        raise _op_error(op, arrays, err) from None
+    if type(out) is not ndarray:
+        out = np.asarray(out)
+    if needs_grad and STATE.enabled:
+        return _record(op, tuple(parents), tuple(arrays), kw or None, out)
+    return _make(out, None)
+
+
+def apply1(op, x: Tensor) -> Tensor:
+    """`apply` for a one-input op without params, called from Tensor methods."""
+    try:
+        out = op.forward(x._data)
+    except Exception as err:
+        raise _op_error(op, (x._data,), err) from None
+    if type(out) is not ndarray:
+        out = np.asarray(out)
+    if x._rg and STATE.enabled:
+        return _record(op, (x,), (x._data,), None, out)
+    return _make(out, None)
+
+
+def apply2(op, a: Tensor, b: Any) -> Tensor:
+    """`apply` for a two-input op whose first input is a Tensor (the dunders)."""
+    ad = a._data
+    if isinstance(b, Tensor):
+        bd = b._data
+        brg = b._rg
+    else:
+        bd = b
+        brg = False
+    try:
+        out = op.forward(ad, bd)
+    except Exception as err:
+        raise _op_error(op, (ad, bd), err) from None
+    if type(out) is not ndarray:
+        out = np.asarray(out)
+    if (a._rg or brg) and STATE.enabled:
+        return _record(op, (a if a._rg else None, b if brg else None), (ad, bd), None, out)
+    return _make(out, None)
+
+
+def _rapply2(op, a: Tensor, b: Any) -> Tensor:
+    """`apply2` with the operands swapped: `b op a`, for the reflected dunders."""
+    if isinstance(b, Tensor):
+        return apply2(op, b, a)
+    return apply(op, (b, a), {})
+
+
+def to_array(data: Any, dtype=None, copy: bool = False) -> ndarray:
+    """numpy array for `data`; Python floats and lists default to float32."""
+    if isinstance(data, Tensor):
+        data = data._data
+    if isinstance(data, ndarray):
+        arr = np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype)
+    else:
+        arr = np.array(data, dtype=dtype)
+        if dtype is None and arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it.
+
+    `data` is the numpy array; `grad` the accumulated gradient (a Tensor) after
+    `backward`; `grad_fn` the Node that made it (None for leaves).
+    """
+
+    __slots__ = ("_data", "_node", "_rg", "grad", "_hooks", "__weakref__")
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to our reflected operators
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype=None) -> None:
+        self._data = to_array(data, dtype)
+        self._node = None
+        self._rg = False
+        self.grad = None
+        self._hooks = None
+        if requires_grad:
+            self.requires_grad = True
+
+    # -- attributes ---------------------------------------------------------
+    @property
+    def data(self) -> ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if self._node is not None and not flag:
+            raise RuntimeError("requires_grad can only be turned off on a leaf; use .detach()")
+        if flag and self._data.dtype.type not in _FLOATS:
+            raise TypeError(f"only floating point tensors can require grad, "
+                            f"got dtype {self._data.dtype}")
+        self._rg = bool(flag)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        self.requires_grad = flag
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Node | None:
+        return self._node
+
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
+    size = property(lambda self: self._data.size)
+    T = property(lambda self: OP.transpose(self))
+    mT = property(lambda self: OP.swapaxes(self, -1, -2))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # -- conversion ---------------------------------------------------------
+    def numpy(self) -> ndarray:
+        return self._data
+
+    def __array__(self, dtype=None, copy=None) -> ndarray:
+        if copy:
+            return np.array(self._data, dtype=dtype, copy=True)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+
+    def item(self) -> int | float | bool:
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self._data)
+
+    def __int__(self) -> int:
+        return int(self._data)
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __index__(self) -> int:
+        return self._data.__index__()
+
+    def detach(self) -> Tensor:
+        """The same data, cut off from the graph (shares memory)."""
+        return _make(self._data, None)
+
+    def astype(self, dtype) -> Tensor:
+        return OP.astype(self, dtype=np.dtype(dtype))
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self._data.dtype != np.float32 or not self._data.size:
+            extra += f", dtype={self._data.dtype}"
+        if self._node is not None:
+            extra += f", grad_fn=<{self._node.op.name}>"
+        elif self._rg:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # -- autograd -----------------------------------------------------------
+    def backward(self, gradient: Any = None, retain_graph: bool = False,
+                 create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad`."""
+        from .engine import backward
+        backward((self,), (gradient,), retain_graph or create_graph, create_graph)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+        """`hook(grad)` runs when this tensor's gradient is computed; it may
+        return a replacement. Returns a function that removes the hook."""
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
+        owner = self if self._node is None else self._node
+        hooks = (owner._hooks if owner is self else owner.hooks)
+        if hooks is None:
+            hooks = []
+            if owner is self:
+                self._hooks = hooks
+            else:
+                owner.hooks = hooks
+        hooks.append(hook)
+        return lambda: hook in hooks and hooks.remove(hook)
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward."""
+        if self._node is not None:
+            self._node.retained = weakref.ref(self)
+
+    # -- operators ----------------------------------------------------------
+    def __add__(self, o): return apply2(OP.add, self, o)
+    def __radd__(self, o): return _rapply2(OP.add, self, o)
+    def __sub__(self, o): return apply2(OP.subtract, self, o)
+    def __rsub__(self, o): return _rapply2(OP.subtract, self, o)
+    def __mul__(self, o): return apply2(OP.multiply, self, o)
+    def __rmul__(self, o): return _rapply2(OP.multiply, self, o)
+    def __truediv__(self, o): return apply2(OP.divide, self, o)
+    def __rtruediv__(self, o): return _rapply2(OP.divide, self, o)
+    def __pow__(self, o): return apply2(OP.power, self, o)
+    def __rpow__(self, o): return _rapply2(OP.power, self, o)
+    def __matmul__(self, o): return apply2(OP.matmul, self, o)
+    def __rmatmul__(self, o): return _rapply2(OP.matmul, self, o)
+    def __neg__(self): return apply1(OP.negative, self)
+    def __pos__(self): return self
+    def __abs__(self): return apply1(OP.abs, self)
+
+    def _compare(self, other, fn) -> Tensor:
+        other = other._data if isinstance(other, Tensor) else other
+        return _make(np.asarray(fn(self._data, other)), None)
+
+    def __lt__(self, o): return self._compare(o, np.less)
+    def __le__(self, o): return self._compare(o, np.less_equal)
+    def __gt__(self, o): return self._compare(o, np.greater)
+    def __ge__(self, o): return self._compare(o, np.greater_equal)
+    def __eq__(self, o): return self._compare(o, np.equal)  # type: ignore[override]
+    def __ne__(self, o): return self._compare(o, np.not_equal)  # type: ignore[override]
+    def __and__(self, o): return self._compare(o, np.logical_and)
+    def __or__(self, o): return self._compare(o, np.logical_or)
+    def __xor__(self, o): return self._compare(o, np.logical_xor)
+    def __invert__(self): return _make(np.logical_not(self._data), None)
+
+    def __getitem__(self, index) -> Tensor:
+        return OP.getitem(self, index=_plain_index(index))
+
+    def __setitem__(self, index, value) -> None:
+        if self._rg:
+            raise RuntimeError("in-place assignment into a tensor that requires grad "
+                               "would corrupt its graph; build a new tensor with "
+                               "ag.where, ag.concatenate or ag.pad instead")
+        self._data[_plain_index(index)] = value._data if isinstance(value, Tensor) else value
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # -- methods with numpy's names ----------------------------------------
+    def sum(self, axis=None, keepdims=False): return OP.sum(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return OP.mean(self, axis=axis, keepdims=keepdims)
+    def prod(self, axis=None, keepdims=False): return OP.prod(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return OP.max(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False): return OP.min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return OP.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return OP.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        return _make(np.asarray(self._data.argmax(axis=axis, keepdims=keepdims)), None)
+
+    def argmin(self, axis=None, keepdims=False):
+        return _make(np.asarray(self._data.argmin(axis=axis, keepdims=keepdims)), None)
+
+    def reshape(self, *shape):
+        return OP.reshape(self, shape=_varargs(shape))
+
+    def transpose(self, *axes):
+        return OP.transpose(self, axes=_varargs(axes) if axes else None)
+
+    def swapaxes(self, axis1, axis2): return OP.swapaxes(self, axis1, axis2)
+    def flatten(self): return OP.reshape(self, shape=(-1,))
+    def ravel(self): return OP.reshape(self, shape=(-1,))
+    def squeeze(self, axis=None): return OP.squeeze(self, axis=axis)
+    def clip(self, a_min=None, a_max=None): return OP.clip(self, a_min=a_min, a_max=a_max)
+    def dot(self, other): return OP.dot(self, other)
+    def repeat(self, repeats, axis=None): return OP.repeat(self, repeats, axis)
+    def exp(self): return apply1(OP.exp, self)
+    def log(self): return apply1(OP.log, self)
+    def sqrt(self): return apply1(OP.sqrt, self)
+    def tanh(self): return apply1(OP.tanh, self)
+    def sigmoid(self): return apply1(OP.sigmoid, self)
+    def abs(self): return apply1(OP.abs, self)
+
+    def norm(self, axis=None, keepdims=False):
+        return OP.norm(self, axis=axis, keepdims=keepdims)
+
+
+def _varargs(args: tuple) -> Any:
+    """`t.reshape(2, 3)` and `t.reshape((2, 3))` mean the same."""
+    if len(args) == 1 and (args[0] is None or isinstance(args[0], (tuple, list))):
+        return tuple(args[0]) if args[0] is not None else None
+    return tuple(args)
+
+
+def _plain_index(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays."""
+    if isinstance(index, Tensor):
+        return index._data
+    if isinstance(index, tuple):
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index

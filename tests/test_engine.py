@@ -1,0 +1,258 @@
+"""The backward engine: graph shapes, accumulation, retention, hooks, grad mode."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+
+
+def test_diamond_sums_every_path():
+    x = ag.tensor(3.0, requires_grad=True)
+    y = x * 2
+    z = y * y + y + ag.sin(y)  # y used three times
+    z.backward()
+    expected = 2 * (2 * 6.0) + 2 + 2 * np.cos(6.0)
+    assert x.grad.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_leaf_gradients_accumulate_across_calls():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+
+
+def test_second_backward_through_freed_graph_raises():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])  # nothing added by the failed call
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [4.0, 8.0])
+
+
+def test_graph_buffers_are_freed_after_backward():
+    x = ag.tensor(np.ones(3), requires_grad=True)
+    y = ag.exp(x * 2)
+    loss = y.sum()
+    loss.backward()
+    assert y.grad_fn.args is None and y.grad_fn.ans is None
+
+
+def test_non_scalar_backward_needs_gradient():
+    x = ag.tensor(np.ones((2, 3)), requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"\(2, 3\)"):
+        y.backward()
+    y.backward(np.full((2, 3), 0.5))
+    np.testing.assert_array_equal(x.grad.data, np.ones((2, 3)))
+
+
+def test_gradient_of_wrong_shape_is_refused():
+    x = ag.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match=r"\(2,\)"):
+        (x * 2).backward(np.ones(2))
+
+
+def test_hooks_see_and_replace_gradients():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    y = x * 2
+    y.register_hook(lambda g: seen.append(g.data.copy()))
+    x.register_hook(lambda g: g * 10)
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(seen[0], [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.data, [60.0, 60.0])
+
+
+def test_hook_can_be_removed():
+    x = ag.tensor([1.0], requires_grad=True)
+    remove = x.register_hook(lambda g: g * 0)
+    remove()
+    (x * 2).sum().backward()
+    assert x.grad.item() == 2.0
+
+
+def test_retain_grad_on_intermediate():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    y.retain_grad()
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(y.grad.data, [3.0, 3.0])
+    assert not np.shares_memory(y.grad.data, x.grad.data)
+
+
+def test_chain_of_100000_ops_needs_no_recursion():
+    x = ag.tensor(np.ones(4), requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.ones(4))
+
+
+def test_no_grad_records_nothing_and_is_thread_local():
+    x = ag.tensor([1.0], requires_grad=True)
+    with ag.no_grad():
+        y = x * 2
+        inner = {}
+        t = threading.Thread(target=lambda: inner.update(
+            enabled=ag.is_grad_enabled(), rg=(x * 2).requires_grad))
+        t.start()
+        t.join()
+        with ag.enable_grad():
+            z = x * 2
+    assert y.grad_fn is None and not y.requires_grad
+    assert z.requires_grad
+    assert inner == {"enabled": True, "rg": True}
+    assert ag.is_grad_enabled()
+
+
+def test_no_grad_as_decorator():
+    x = ag.tensor([1.0], requires_grad=True)
+
+    @ag.no_grad()
+    def f(t):
+        return t * 2
+
+    @ag.no_grad
+    def g(t):
+        return t * 2
+
+    assert not f(x).requires_grad and not g(x).requires_grad
+    assert ag.is_grad_enabled()
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(TypeError, match="int64"):
+        ag.tensor([1, 2, 3], requires_grad=True)
+    t = ag.tensor([True, False])
+    with pytest.raises(TypeError):
+        t.requires_grad_()
+
+
+def test_shape_mismatch_names_op_and_shapes():
+    a = ag.ones(2, 3, requires_grad=True)
+    b = ag.ones(4)
+    with pytest.raises(ValueError) as err:
+        a + b
+    assert "add" in str(err.value) and "(2, 3)" in str(err.value) and "(4,)" in str(err.value)
+    with pytest.raises(ValueError, match=r"matmul.*\(2, 3\).*\(2, 3\)"):
+        a @ a
+
+
+def test_unknown_keyword_is_a_type_error():
+    with pytest.raises(TypeError, match="axes"):
+        ag.sum(ag.ones(3), axes=0)
+
+
+def test_dtypes_default_float32_and_float64_stays():
+    assert ag.tensor([1.0, 2.0]).dtype == np.float32
+    assert ag.tensor(1.5).dtype == np.float32
+    assert ag.tensor(np.ones(2)).dtype == np.float64
+    assert ag.tensor([1, 2]).dtype.kind == "i"
+    x = ag.tensor(np.ones(3, np.float32), requires_grad=True)
+    (x * np.float64(2.0)).sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_mixed_operands_broadcast_like_numpy():
+    x = ag.tensor(np.ones((2, 3)), requires_grad=True)
+    y = np.arange(3.0) * x + 1.0 - x / 2.0
+    assert isinstance(y, ag.Tensor)
+    (2.0 ** y).sum().backward()
+    assert x.grad.shape == (2, 3)
+    np.testing.assert_allclose(np.asarray(y), np.broadcast_to(np.arange(3.0) + 0.5, (2, 3)))
+
+
+def test_numpy_interop_and_conversions():
+    a = np.arange(4.0)
+    t = ag.as_tensor(a)
+    assert np.shares_memory(np.asarray(t), a)
+    c = ag.tensor(a)
+    assert not np.shares_memory(c.data, a)
+    assert ag.tensor([[2.0]]).item() == 2.0 and isinstance(ag.tensor(2.0).item(), float)
+    assert ag.tensor([1.0, 2.0]).tolist() == [1.0, 2.0]
+    assert len(ag.zeros(5, 2)) == 5 and ag.zeros(5, 2).T.shape == (2, 5)
+    t.data = np.zeros(2, np.float64)
+    assert t.shape == (2,) and t.dtype == np.float64
+
+
+def test_indexing_accumulates_repeated_indices_and_masks():
+    x = ag.tensor(np.arange(5.0), requires_grad=True)
+    idx = np.array([0, 0, 3, 0])
+    (x[idx].sum() + x[x > 2.5].sum() + x[None, 1:3].sum()).backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 1.0, 1.0, 2.0, 1.0])
+
+
+def test_max_and_maximum_split_ties():
+    x = ag.tensor([1.0, 3.0, 3.0], requires_grad=True)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.5, 0.5])
+    a = ag.tensor([2.0], requires_grad=True)
+    b = ag.tensor([2.0], requires_grad=True)
+    ag.maximum(a, b).sum().backward()
+    assert a.grad.item() == 0.5 and b.grad.item() == 0.5
+
+
+def test_kink_subgradients():
+    x = ag.tensor([0.0, -1.0, 2.0], requires_grad=True)
+    ag.abs(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, -1.0, 1.0])
+    y = ag.tensor([-0.5, 0.0, 1.0, 2.0], requires_grad=True)
+    ag.clip(y, -0.5, 1.0).sum().backward()  # closed interval: the ends pass gradient
+    np.testing.assert_array_equal(y.grad.data, [1.0, 1.0, 1.0, 0.0])
+    z = ag.tensor([0.0, 3.0], requires_grad=True)
+    ag.norm(z * 0).backward()  # norm'(0) = 0, not NaN
+    np.testing.assert_array_equal(z.grad.data, [0.0, 0.0])
+
+
+def test_sigmoid_and_logsumexp_stay_finite_at_extremes():
+    x = ag.tensor([-1e4, 0.0, 1e4], dtype=np.float64, requires_grad=True)
+    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+        warnings.simplefilter("error")
+        s = ag.sigmoid(x)
+        s.sum().backward()
+        lse = ag.logsumexp(x)
+    np.testing.assert_array_equal(s.data, [0.0, 0.5, 1.0])
+    assert lse.item() == 1e4
+
+
+def test_split_pad_flip_tile_and_friends():
+    x = ag.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    parts = ag.split(x, [1], axis=0)
+    assert [p.shape for p in parts] == [(1, 2), (2, 2)]
+    y = ag.concatenate([ag.flip(parts[1], 0), ag.pad(parts[0], ((0, 1), (1, 0)))[:, :2]])
+    y = ag.stack([y, ag.tile(parts[0], (4, 1))]).sum()
+    y.backward()
+    assert x.grad.shape == (3, 2)
+    assert ag.tensor(np.ones((2, 3, 4))).transpose(2, 0, 1).shape == (4, 2, 3)
+    assert ag.tensor(np.ones((2, 3))).reshape(3, -1).shape == (3, 2)
+
+
+def test_setitem_refuses_tensors_that_require_grad():
+    x = ag.zeros(3)
+    x[1] = 5.0
+    assert x.tolist() == [0.0, 5.0, 0.0]
+    with pytest.raises(RuntimeError, match="in-place"):
+        ag.zeros(3, requires_grad=True)[0] = 1.0
+
+
+def test_repr_is_readable():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    assert repr(x) == "tensor([1., 2.], requires_grad=True)"
+    assert "grad_fn=<multiply>" in repr(x * 2)
+    assert (x * 2).grad_fn.name == "multiply"
