@@ -9,7 +9,7 @@ once. The first gradient into a buffer is taken without a copy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -88,16 +88,22 @@ def _run_hooks(hooks: list, g, create: bool):
 
 
 def backward(roots: Sequence[Tensor], gradients: Sequence[Any], retain: bool,
-             create: bool, inputs: Sequence[Tensor] | None = None) -> list | None:
+             create: bool, inputs: Sequence[Tensor] | None = None,
+             observer: Callable[[Any, Any], None] | None = None) -> list | None:
     """Backpropagate from `roots`. With `inputs`, return their gradients instead
-    of accumulating into leaves' `.grad` (this is `ag.gradients`)."""
+    of accumulating into leaves' `.grad` (this is `ag.gradients`).
+
+    `observer(node_or_leaf, gradient)`, when given, sees every node's summed
+    gradient (and every leaf's) as it is computed: graph export and training
+    diagnostics read gradient norms through it; off, it costs nothing.
+    """
     if create:
         with enable_grad():
-            return _backward(roots, gradients, retain, True, inputs)
-    return _backward(roots, gradients, retain, False, inputs)
+            return _backward(roots, gradients, retain, True, inputs, observer)
+    return _backward(roots, gradients, retain, False, inputs, observer)
 
 
-def _backward(roots, gradients, retain, create, inputs):
+def _backward(roots, gradients, retain, create, inputs, observer):
     xp = T if create else NP
     leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, gradient]
     given = set()
@@ -123,6 +129,8 @@ def _backward(roots, gradients, retain, create, inputs):
             g = _run_hooks(node.hooks, g, create)
         if node.retained is not None:
             _retain(node, g, create)
+        if observer is not None:
+            observer(node, g)
         if wanted is not None and id(node) in wanted:
             captured[id(node)] = g
         op = node.op
@@ -162,6 +170,9 @@ def _backward(roots, gradients, retain, create, inputs):
                 pnode.g = pnode.g + gi
         if not retain:
             node.args = node.ans = node.parents = node.kw = None
+    if observer is not None:
+        for leaf, g in leaf_grads.values():
+            observer(leaf, g)
     if wanted is not None:
         return _collect(inputs, captured, leaf_grads)
     _accumulate_leaves(leaf_grads, given, create)
