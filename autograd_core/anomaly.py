@@ -46,15 +46,11 @@ def check_forward(node) -> None:
                            f"(output shape {node.ans.shape}), created at {node.site}")
 
 
-def check_backward(node, grads) -> None:
-    for i, g in enumerate(grads):
-        if g is None:
-            continue
-        bad = _bad(g.data if hasattr(g, "_node") else g)
-        if bad:
-            raise RuntimeError(f"anomaly: the backward of op '{node.op.name}' produced {bad} "
-                               f"in the gradient of input {i}; the op was created at "
-                               f"{node.site}")
+def check_backward(node, i: int, g) -> None:
+    bad = _bad(g.data if hasattr(g, "_node") else g)
+    if bad:
+        raise RuntimeError(f"anomaly: the backward of op '{node.op.name}' produced {bad} "
+                           f"in the gradient of input {i}; the op was created at {node.site}")
 
 
 def is_anomaly_enabled() -> bool:

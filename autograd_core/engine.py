@@ -125,10 +125,8 @@ def _backward(roots, gradients, retain, create, inputs, observer):
         if g is None:
             continue
         node.g = None
-        if node.hooks:
-            g = _run_hooks(node.hooks, g, create)
-        if node.retained is not None:
-            _retain(node, g, create)
+        if node.hooks is not None or node.retained is not None:
+            g = _node_hooks(node, g, create)
         if observer is not None:
             observer(node, g)
         if wanted is not None and id(node) in wanted:
@@ -138,29 +136,38 @@ def _backward(roots, gradients, retain, create, inputs, observer):
         args = node.args
         if args is None:
             raise RuntimeError(FREED)
-        if create:
+        if create:  # the rule sees the graph's own tensors, so its result is differentiable
             ans = _make(node.ans, node)
             inputs_now = tuple(a if p is None else p for p, a in zip(parents, args))
         else:
             ans = node.ans
             inputs_now = args
-        kw = node.kw or {}
-        if op.vjps is not None:
-            grads = [None if p is None else op.vjps[i](xp, g, ans, *inputs_now, **kw)
-                     for i, p in enumerate(parents)]
-        else:
-            needs = tuple(p is not None for p in parents)
-            grads = op.vjp(xp, g, ans, inputs_now, needs, **kw)
-        if anomaly:
-            from .anomaly import check_backward
-            check_backward(node, grads)
-        for p, a, gi in zip(parents, args, grads):
-            if p is None or gi is None:
+        kw = node.kw
+        vjps = op.vjps
+        if vjps is None:
+            grads = op.vjp(xp, g, ans, inputs_now, tuple(p is not None for p in parents),
+                           **(kw or {}))
+        i = -1
+        for p in parents:
+            i += 1
+            if p is None:
                 continue
+            if vjps is None:
+                gi = grads[i]
+                if gi is None:
+                    continue
+            elif kw is None:
+                gi = vjps[i](xp, g, ans, *inputs_now)
+            else:
+                gi = vjps[i](xp, g, ans, *inputs_now, **kw)
+            a = args[i]
             if gi.shape != a.shape:
                 gi = unbroadcast(xp, gi, a.shape)
-            if gi.dtype != a.dtype:
+            if gi.dtype is not a.dtype and gi.dtype != a.dtype:
                 gi = xp.astype(gi, dtype=a.dtype)
+            if anomaly:
+                from .anomaly import check_backward
+                check_backward(node, i, gi)
             pnode = p._node
             if pnode is None:
                 _add_leaf(leaf_grads, p, gi)
@@ -193,11 +200,15 @@ def _add_leaf(leaf_grads: dict, leaf: Tensor, g) -> None:
         entry[1] = entry[1] + g
 
 
-def _retain(node: Node, g, create: bool) -> None:
-    tensor = node.retained()
+def _node_hooks(node: Node, g, create: bool):
+    """Run a non-leaf's hooks, then keep its gradient if retain_grad asked for it."""
+    if node.hooks:
+        g = _run_hooks(node.hooks, g, create)
+    tensor = node.retained() if node.retained is not None else None
     if tensor is not None:
-        g = g if create else _make(np.array(g), None)
-        tensor.grad = g if tensor.grad is None else tensor.grad + g
+        kept = g if create else _make(np.array(g), None)
+        tensor.grad = kept if tensor.grad is None else tensor.grad + kept
+    return g
 
 
 def _collect(inputs, captured, leaf_grads) -> list:

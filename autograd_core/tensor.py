@@ -71,9 +71,13 @@ def _make(data: ndarray, node: Node | None) -> Tensor:
 def _record(op, parents, args, kw, out):
     node = Node(op, parents, args, kw, out)
     if STATE.anomaly:
-        from .anomaly import check_forward
-        check_forward(node)
+        _check(node)
     return _make(out, node)
+
+
+def _check(node: Node) -> None:
+    from .anomaly import check_forward
+    check_forward(node)
 
 
 def _op_error(op, arrays, err: Exception) -> Exception:
@@ -113,15 +117,25 @@ def apply(op, args: tuple, kw: dict) -> Tensor:
 
 def apply1(op, x: Tensor) -> Tensor:
     """`apply` for a one-input op without params, called from Tensor methods."""
+    xd = x._data
     try:
-        out = op.forward(x._data)
+        out = op.forward(xd)
     except Exception as err:
-        raise _op_error(op, (x._data,), err) from None
+        raise _op_error(op, (xd,), err) from None
     if type(out) is not ndarray:
         out = np.asarray(out)
+    t = _new(Tensor)
+    t._data = out
+    t.grad = t._hooks = None
     if x._rg and STATE.enabled:
-        return _record(op, (x,), (x._data,), None, out)
-    return _make(out, None)
+        t._node = Node(op, (x,), (xd,), None, out)
+        t._rg = True
+        if STATE.anomaly:
+            _check(t._node)
+    else:
+        t._node = None
+        t._rg = False
+    return t
 
 
 def apply2(op, a: Tensor, b: Any) -> Tensor:
@@ -139,9 +153,18 @@ def apply2(op, a: Tensor, b: Any) -> Tensor:
         raise _op_error(op, (ad, bd), err) from None
     if type(out) is not ndarray:
         out = np.asarray(out)
+    t = _new(Tensor)
+    t._data = out
+    t.grad = t._hooks = None
     if (a._rg or brg) and STATE.enabled:
-        return _record(op, (a if a._rg else None, b if brg else None), (ad, bd), None, out)
-    return _make(out, None)
+        t._node = Node(op, (a if a._rg else None, b if brg else None), (ad, bd), None, out)
+        t._rg = True
+        if STATE.anomaly:
+            _check(t._node)
+    else:
+        t._node = None
+        t._rg = False
+    return t
 
 
 def _rapply2(op, a: Tensor, b: Any) -> Tensor:
