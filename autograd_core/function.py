@@ -62,8 +62,11 @@ class FunctionCtx:
 def _function_vjp(xp, g, ans, inputs, needs, ctx: FunctionCtx):
     create = xp is T
     ctx._inputs, ctx._ans = inputs, ans
-    with enable_grad() if create else no_grad():
-        grads = ctx._fn.backward(ctx, g if create else _make(g, None))
+    try:
+        with enable_grad() if create else no_grad():
+            grads = ctx._fn.backward(ctx, g if create else _make(g, None))
+    finally:  # ctx must not keep the graph's tensors: that would be a reference cycle
+        ctx._inputs, ctx._ans = (), None
     grads = grads if isinstance(grads, tuple) else (grads,)
     if len(grads) != len(inputs):
         raise RuntimeError(f"{ctx._fn.__name__}.backward returned {len(grads)} gradients "

@@ -32,7 +32,7 @@ class Node:
     """
 
     __slots__ = ("op", "parents", "args", "kw", "ans", "seq", "g", "hooks",
-                 "retained", "site")
+                 "retained", "site", "__weakref__")
 
     def __init__(self, op, parents, args, kw, ans):
         self.op = op
