@@ -258,3 +258,23 @@ defop("take_along_axis", _take_along_axis,
       sample=lambda rng: (lambda x, ax: ((x, rng.integers(0, x.shape[ax], size=x.shape[:ax] + (
           int(rng.integers(1, 4)),) + x.shape[ax + 1:])), {"axis": ax}))(
           s.values(rng, (3, 4)), int(rng.integers(0, 2))))
+
+
+def _repeat(x, repeats, axis=None):
+    return np.repeat(x, repeats, axis)
+
+
+def _repeat_grad(xp, g, ans, x, repeats, axis=None):
+    # Each output position came from one source position: scatter-add it back.
+    shape = (x.size,) if axis is None else x.shape
+    ax = 0 if axis is None else axis % x.ndim
+    source = np.repeat(np.arange(shape[ax]), repeats)
+    summed = xp.index_add(g, index=(slice(None),) * ax + (source,), shape=shape)
+    return xp.reshape(summed, x.shape)
+
+
+defop("repeat", _repeat, _repeat_grad, linear=True,
+      sample=lambda rng: (lambda x, per_row: ((x,), {
+          "repeats": [int(r) for r in rng.integers(0, 3, size=x.shape[0])] if per_row
+          else int(rng.integers(1, 4)), "axis": 0 if per_row or rng.random() < 0.5 else None}))(
+          s.values(rng, s.shape(rng, 1)), rng.random() < 0.5))
