@@ -256,3 +256,12 @@ def test_repr_is_readable():
     assert repr(x) == "tensor([1., 2.], requires_grad=True)"
     assert "grad_fn=<multiply>" in repr(x * 2)
     assert (x * 2).grad_fn.name == "multiply"
+
+
+def test_prod_gradient_at_zeros():
+    x = ag.tensor([[2.0, 0.0, 3.0], [0.0, 0.0, 5.0], [1.0, 2.0, 4.0]], dtype=np.float64,
+                  requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x.prod(axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0, 6, 0], [0, 0, 0], [8, 4, 2]])

@@ -49,11 +49,18 @@ defop("mean", _mean,
       lambda xp, g, ans, x, axis=None, keepdims=False:
           xp.broadcast_to(_expand(xp, g, x.shape, axis, keepdims), x.shape) / _count(x, ans),
       sample=s.reduction(), linear=True)
-# d prod / d x_i = prod / x_i: sampled away from 0, where this form has no answer.
-defop("prod", _prod,
-      lambda xp, g, ans, x, axis=None, keepdims=False:
-          _expand(xp, g * ans, x.shape, axis, keepdims) / x,
-      sample=s.reduction(s.NONZERO))
+def _prod_grad(xp, g, ans, x, axis=None, keepdims=False):
+    # d prod / d x_i = prod / x_i where x_i != 0; at a lone zero it is the product of
+    # the others, computed directly; with two or more zeros in a slice every one is 0.
+    zero = x == 0
+    safe = xp.where(zero, 1, x)
+    g_all = _expand(xp, g, x.shape, axis, keepdims)
+    lone_zero = xp.sum(zero, axis=axis, keepdims=True) == 1
+    others = xp.where(lone_zero, xp.prod(safe, axis=axis, keepdims=True), 0)
+    return g_all * xp.where(zero, others, _expand(xp, ans, x.shape, axis, keepdims) / safe)
+
+
+defop("prod", _prod, _prod_grad, sample=s.reduction(s.NONZERO))
 
 
 def _extreme_grad(xp, g, ans, x, axis=None, keepdims=False):
