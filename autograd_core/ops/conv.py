@@ -1,0 +1,366 @@
+"""2-D convolution and pooling over NCHW images.
+
+Convolution is im2col: `unfold` gathers every kernel window into the columns
+of one matrix, so conv2d is a single matrix product, and `fold` is unfold's
+adjoint (col2im: each patch value is added back to the pixel it came from):
+
+    unfold(x)[c, p, q, i, j, n] = xpad[n, c, i*s + p, j*s + q]
+    conv2d(x, w, b)[n, o, i, j] = sum_{c,p,q} w[o, c, p, q] unfold(x)[c, p, q, i, j, n] + b[o]
+    dx = fold(W^T g)        dW = g unfold(x)^T        db = sum of g over n, i, j
+
+Pools read the kh*kw strided "offset slices" x[..., p::s, q::s] of the input
+(one per kernel offset, never a loop over pixels). `window_sum` sums those
+slices (optionally masked) and `window_spread` is its adjoint, adding g back
+into each slice; max and average pooling differentiate through them.
+
+Every pair (unfold/fold, window_sum/window_spread) is linear and each other's
+gradient, like getitem and index_add, so all these rules are differentiable
+again (double backward through a CNN, as a WGAN-GP penalty needs).
+
+Layout: the batch axis is innermost in memory. unfold's columns are ordered
+(i, j, n), so conv2d's output is an NCHW *view* of a (O, H, W, N) array;
+elementwise ops keep that layout and every offset slice then has a long
+contiguous inner loop (N), which is what makes the pools fast in numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .. import sampling as s
+from ..registry import defop
+
+
+def pair(v) -> tuple[int, int]:
+    """2 -> (2, 2); (2, 3) stays."""
+    if isinstance(v, (tuple, list)):
+        a, b = v
+        return int(a), int(b)
+    return int(v), int(v)
+
+
+def out_size(size: int, k: int, stride: int, padding: int = 0) -> int:
+    """PyTorch's output size: floor((size + 2 padding - k) / stride) + 1."""
+    n = (size + 2 * padding - k) // stride + 1
+    if n < 1 or stride < 1:
+        raise ValueError(f"a window of {k} with stride {stride} and padding {padding} does "
+                         f"not fit in an input of size {size}")
+    return n
+
+
+def _geometry(shape: tuple, kernel_size, stride, padding=0) -> tuple:
+    kh, kw = pair(kernel_size)
+    sh, sw = pair(kernel_size if stride is None else stride)
+    ph, pw = pair(padding)
+    return (kh, kw, sh, sw, ph, pw,
+            out_size(shape[2], kh, sh, ph), out_size(shape[3], kw, sw, pw))
+
+
+def _layout(a) -> tuple:
+    """a's axes from the largest stride to the smallest (its order in memory)."""
+    strides = np.asarray(a).strides
+    return tuple(sorted(range(len(strides)), key=lambda i: -strides[i]))
+
+
+def _zeros(shape: tuple, order: tuple | None, dtype, empty: bool = False) -> np.ndarray:
+    """zeros(shape), laid out in memory in axis order `order` (C order when None)."""
+    make = np.empty if empty else np.zeros
+    if order is None:
+        return make(shape, dtype)
+    buf = make([shape[i] for i in order], dtype)
+    return buf.transpose(np.argsort(order))
+
+
+def _in_layout(a: np.ndarray, order: tuple) -> np.ndarray:
+    """a copied into memory order `order`, unless it is already laid out so. Mixing
+    layouts in one ufunc call makes numpy iterate in short inner loops, 10x slower."""
+    if _layout(a) == order:
+        return a
+    buf = np.empty([a.shape[i] for i in order], a.dtype)
+    buf[...] = a.transpose(order)
+    return buf.transpose(np.argsort(order))
+
+
+# -- unfold (im2col) and fold (col2im) ---------------------------------------------
+def _windows(x, geometry) -> np.ndarray:
+    """The (c, kh, kw, oh, ow, n) strided view of x's (padded) windows: no copy yet."""
+    kh, kw, sh, sw, ph, pw, oh, ow = geometry
+    n, c, h, w = x.shape
+    xt = x.transpose(1, 2, 3, 0)  # (c, h, w, n): the batch innermost
+    shape = (c, kh, kw, oh, ow, n)
+    if ph or pw:
+        padded = np.zeros((c, h + 2 * ph, w + 2 * pw, n), x.dtype)
+        padded[:, ph:ph + h, pw:pw + w] = xt
+        s0, s1, s2, s3 = padded.strides
+        # A fresh contiguous buffer: ndarray() makes the view faster than as_strided.
+        return np.ndarray(shape, x.dtype, padded, 0, (s0, s1, s2, s1 * sh, s2 * sw, s3))
+    s0, s1, s2, s3 = xt.strides
+    return as_strided(xt, shape, (s0, s1, s2, s1 * sh, s2 * sw, s3), writeable=False)
+
+
+def _unfold(x, kernel_size, stride=1, padding=0):
+    return np.ascontiguousarray(_windows(x, _geometry(x.shape, kernel_size, stride, padding)))
+
+
+def _fold(cols, shape, kernel_size, stride=1, padding=0):
+    kh, kw, sh, sw, ph, pw, oh, ow = _geometry(shape, kernel_size, stride, padding)
+    n, c, h, w = shape
+    out = np.zeros((c, h + 2 * ph, w + 2 * pw, n), cols.dtype)
+    for p in range(kh):  # one strided add per kernel offset; overlaps accumulate
+        for q in range(kw):
+            out[:, p:p + sh * (oh - 1) + 1:sh, q:q + sw * (ow - 1) + 1:sw] += cols[:, p, q]
+    return out[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2)
+
+
+def _sample_window(rng, padding: bool = True):
+    """A small NCHW shape and a window that fits it (maybe strided and padded)."""
+    kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 4)))
+    pad = (int(rng.integers(0, 2)), int(rng.integers(0, 2))) if padding else (0, 0)
+    h = int(rng.integers(max(kh - 2 * pad[0], 1), 6))
+    w = int(rng.integers(max(kw - 2 * pad[1], 1), 6))
+    n, c = (int(v) for v in rng.integers(1, 3, size=2))
+    params = {"kernel_size": (kh, kw), "stride": stride}
+    if padding:
+        params["padding"] = pad
+    return (n, c, h, w), params
+
+
+def _sample_unfold(rng):
+    shape, params = _sample_window(rng)
+    return (s.values(rng, shape),), params
+
+
+def _sample_fold(rng):
+    shape, params = _sample_window(rng)
+    cols_shape = _unfold(np.zeros(shape), **params).shape
+    return (s.values(rng, cols_shape),), {"shape": shape, **params}
+
+
+defop("unfold", _unfold,
+      lambda xp, g, ans, x, kernel_size, stride=1, padding=0:
+          xp.fold(g, shape=x.shape, kernel_size=kernel_size, stride=stride, padding=padding),
+      sample=_sample_unfold, linear=True)
+defop("fold", _fold,
+      lambda xp, g, ans, cols, shape, kernel_size, stride=1, padding=0:
+          xp.unfold(g, kernel_size=kernel_size, stride=stride, padding=padding),
+      sample=_sample_fold, linear=True)
+
+
+# -- conv2d: one node, one (o, c*kh*kw) @ (c*kh*kw, oh*ow*n) product -----------------
+def _conv2d(x, weight, bias=None, stride=1, padding=0):
+    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv2d expects input (N, C, H, W) and weight (O, C, kh, kw) "
+                         f"with the same C, got {x.shape} and {weight.shape}")
+    o, c, kh, kw = weight.shape
+    windows = _windows(x, _geometry(x.shape, (kh, kw), stride, padding))
+    _, _, _, oh, ow, n = windows.shape
+    k = c * kh * kw
+    w2 = weight.reshape(o, k)
+    if bias is None:
+        cols = np.ascontiguousarray(windows).reshape(k, -1)
+    else:  # the bias rides in the product: [W b] @ [cols; 1] (a broadcast add is slower)
+        cols = np.empty((k + 1, oh * ow * n), np.result_type(x, bias))
+        np.copyto(cols[:k].reshape(windows.shape), windows)
+        cols[k] = 1
+        w2 = np.concatenate([w2, bias.reshape(o, 1)], axis=1)
+    return (w2 @ cols).reshape(o, oh, ow, n).transpose(3, 0, 1, 2)
+
+
+def _conv2d_grads(xp, g, ans, inputs, needs, stride=1, padding=0):
+    x, weight, bias = inputs
+    o, c, kh, kw = weight.shape
+    n, _, oh, ow = g.shape
+    # g as the (o, oh*ow*n) matrix the forward produced, shared by all three rules.
+    g2 = xp.reshape(xp.transpose(g, (1, 2, 3, 0)), (o, -1))
+    gx = gw = gb = None
+    if needs[0]:
+        gcols = xp.matmul(xp.transpose(xp.reshape(weight, (o, -1))), g2)
+        gx = xp.fold(xp.reshape(gcols, (c, kh, kw, oh, ow, n)), shape=x.shape,
+                     kernel_size=(kh, kw), stride=stride, padding=padding)
+    if needs[1]:
+        cols = xp.unfold(x, kernel_size=(kh, kw), stride=stride, padding=padding)
+        gw = xp.reshape(xp.matmul(g2, xp.transpose(xp.reshape(cols, (c * kh * kw, -1)))),
+                        weight.shape)
+    if needs[2]:
+        gb = xp.sum(g2, axis=1)
+    return gx, gw, gb
+
+
+def _sample_conv2d(rng):
+    (n, c, h, w), params = _sample_window(rng)
+    o = int(rng.integers(1, 4))
+    weight = s.values(rng, (o, c) + params.pop("kernel_size"))
+    bias = s.values(rng, (o,)) if rng.random() < 0.7 else None
+    return (s.values(rng, (n, c, h, w)), weight, bias), params
+
+
+defop("conv2d", _conv2d, vjp=_conv2d_grads, nin=3, sample=_sample_conv2d)
+
+
+# -- pooling through offset slices --------------------------------------------------
+# A mask, where a pool needs one, is a bool array (kh, kw, n, c, oh, ow): mask[p, q]
+# selects the entries of offset slice (p, q) that take part (max pool: the winners).
+def _offsets(x, geometry):
+    """(p, q, slice) for the kh*kw offset slices: slice (p, q) holds x[n, c, i*sh + p, j*sw + q]."""
+    kh, kw, sh, sw, _, _, oh, ow = geometry
+    return [(p, q, x[:, :, p:p + sh * (oh - 1) + 1:sh, q:q + sw * (ow - 1) + 1:sw])
+            for p in range(kh) for q in range(kw)]
+
+
+def _tiles(x, geometry) -> np.ndarray:
+    """For stride == kernel: the (n, c, oh, kh, ow, kw) view of x's windows. Splitting
+    an axis in two never needs a copy, so writes to this view land in x."""
+    kh, kw, _, _, _, _, oh, ow = geometry
+    n, c, h, w = x.shape
+    if (h, w) != (oh * kh, ow * kw):
+        x = x[:, :, :oh * kh, :ow * kw]  # floor mode: the ragged edge is not pooled
+    return x.reshape(n, c, oh, kh, ow, kw)
+
+
+def _window_sum(x, kernel_size, stride=None, mask=None):
+    """Sum over each window (of the entries `mask` selects)."""
+    out = None
+    for p, q, v in _offsets(x, _geometry(x.shape, kernel_size, stride)):
+        if mask is not None:
+            v = np.multiply(mask[p, q], v)
+        out = np.array(v, order="K") if out is None else np.add(out, v, out=out)
+    return out
+
+
+def _window_spread(g, shape, kernel_size, stride=None, mask=None, order=None):
+    """window_sum's adjoint: g[n, c, i, j] added to every (selected) entry of window
+    (i, j). `order` lays the result out in memory like the pooled input."""
+    geometry = _geometry(shape, kernel_size, stride)
+    kh, kw, sh, sw, _, _, oh, ow = geometry
+    if order is not None:
+        g = _in_layout(g, order)
+    tiling = (sh, sw) == (kh, kw)
+    if tiling and shape[2:] == (oh * kh, ow * kw):  # every entry is written below
+        out = _zeros(shape, order, g.dtype, empty=True)
+    else:
+        out = _zeros(shape, order, g.dtype)
+    if tiling:  # one broadcast write covers all windows
+        g6 = g[:, :, :, None, :, None]
+        if mask is None:
+            np.copyto(_tiles(out, geometry), g6)
+        else:
+            np.multiply(mask.transpose(2, 3, 4, 0, 5, 1), g6, out=_tiles(out, geometry))
+        return out
+    for p, q, dst in _offsets(out, geometry):  # overlapping windows accumulate
+        dst += g if mask is None else mask[p, q] * g
+    return out
+
+
+def _sample_pool(rng, distinct: bool = False):
+    shape, params = _sample_window(rng, padding=False)
+    if rng.random() < 0.3:
+        params["stride"] = None  # the default: stride = kernel_size
+    x = s.distinct(rng, shape) if distinct else s.values(rng, shape)
+    return x, params
+
+
+def _random_mask(rng, shape, params):
+    kh, kw = params["kernel_size"]
+    pooled = np.shape(_window_sum(np.zeros(shape), **params))
+    winner = rng.integers(0, kh * kw, size=pooled)  # one entry per window, as max's
+    return np.stack([winner == k for k in range(kh * kw)]).reshape((kh, kw) + pooled)
+
+
+def _sample_window_sum(rng):
+    x, params = _sample_pool(rng)
+    mask = _random_mask(rng, x.shape, params) if rng.random() < 0.5 else None
+    return (x,), {**params, "mask": mask}
+
+
+def _sample_window_spread(rng):
+    x, params = _sample_pool(rng)
+    mask = _random_mask(rng, x.shape, params) if rng.random() < 0.5 else None
+    g = s.values(rng, _window_sum(x, **params).shape)
+    return (g,), {"shape": x.shape, **params, "mask": mask}
+
+
+defop("window_sum", _window_sum,
+      lambda xp, g, ans, x, kernel_size, stride=None, mask=None:
+          xp.window_spread(g, shape=x.shape, kernel_size=kernel_size, stride=stride,
+                           mask=mask, order=_layout(x)),
+      sample=_sample_window_sum, linear=True)
+defop("window_spread", _window_spread,
+      lambda xp, g, ans, x, shape, kernel_size, stride=None, mask=None, order=None:
+          xp.window_sum(g, kernel_size=kernel_size, stride=stride, mask=mask),
+      sample=_sample_window_spread, linear=True)
+
+
+def _check4(x, what: str) -> None:
+    if x.ndim != 4:
+        raise ValueError(f"{what} expects an (N, C, H, W) input, got shape {x.shape}")
+
+
+def _max_pool2d(x, kernel_size, stride=None):
+    _check4(x, "max_pool2d")
+    slices = [v for _, _, v in _offsets(x, _geometry(x.shape, kernel_size, stride))]
+    if len(slices) == 1:
+        return np.array(slices[0], order="K")
+    out = np.maximum(slices[0], slices[1])
+    for v in slices[2:]:
+        np.maximum(out, v, out=out)
+    return out
+
+
+def _first_max(x, ans, kernel_size, stride) -> np.ndarray:
+    """The mask of each window's first maximum (in row-major window order), where
+    PyTorch sends the gradient. Laid out like x, so the spread is one aligned pass."""
+    geometry = _geometry(x.shape, kernel_size, stride)
+    kh, kw, sh, sw, _, _, oh, ow = geometry
+    order = _layout(x)
+    taken = None
+    if (sh, sw) == (kh, kw):  # mask[p, q] = the (p, q) offset of a full-size bool image
+        full = _tiles(_zeros(x.shape[:2] + (oh * kh, ow * kw), order, bool, empty=True),
+                      geometry)
+        np.equal(_tiles(x, geometry), ans[:, :, :, None, :, None], out=full)  # one pass
+        mask = full.transpose(3, 5, 0, 1, 2, 4)
+    else:
+        mask = _zeros((kh, kw) + ans.shape, (0, 1) + tuple(2 + a for a in order), bool,
+                      empty=True)
+        for p, q, v in _offsets(x, geometry):
+            np.equal(v, ans, out=mask[p, q])
+    for p in range(kh):  # keep only the first hit of each window
+        for q in range(kw):
+            hit = mask[p, q]
+            if taken is None:
+                taken = hit.copy(order="K")
+                continue
+            hit &= ~taken
+            if p < kh - 1 or q < kw - 1:
+                taken |= hit
+    return mask
+
+
+def _max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None):
+    # The winners are constant near any point without ties, so they are read off
+    # the values (np.asarray: ndarrays, or Tensors under create_graph).
+    xa = np.asarray(x)
+    mask = _first_max(xa, np.asarray(ans), kernel_size, stride)
+    return xp.window_spread(g, shape=xa.shape, kernel_size=kernel_size, stride=stride,
+                            mask=mask, order=_layout(xa))
+
+
+def _avg_pool2d(x, kernel_size, stride=None):
+    _check4(x, "avg_pool2d")
+    kh, kw = pair(kernel_size)
+    out = _window_sum(x, kernel_size, stride)
+    out *= 1.0 / (kh * kw)
+    return out
+
+
+def _avg_pool2d_grad(xp, g, ans, x, kernel_size, stride=None):
+    kh, kw = pair(kernel_size)
+    return xp.window_spread(g * (1.0 / (kh * kw)), shape=x.shape, kernel_size=kernel_size,
+                            stride=stride, order=_layout(x))
+
+
+defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True,
+      sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng, True)))
+defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True,
+      sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng)))

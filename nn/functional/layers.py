@@ -1,0 +1,199 @@
+"""Stateless layers: linear, dropout, normalisation, embedding (conv and pools in .conv).
+
+`linear` is one fused op (one graph node per layer call); the normalisations
+are compositions of registered ops, so their gradients, to any order, come
+from the parts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autograd_core import random as _random
+from autograd_core import sampling as s
+from autograd_core.registry import OP, defcomposite, defop
+from autograd_core.tensor import Tensor, apply
+
+from .conv import avg_pool2d, conv2d, max_pool2d
+
+__all__ = ["linear", "dropout", "batch_norm", "layer_norm", "embedding", "flatten",
+           "conv2d", "max_pool2d", "avg_pool2d"]
+
+
+# -- linear: y = x W^T + b, for x of shape (..., in) ---------------------------------
+def _linear(x, weight, bias=None):
+    out = np.matmul(x, weight.T)
+    if bias is not None:
+        out += bias  # out is fresh: add in place, no second array
+    return out
+
+
+def _linear_dx(xp, g, ans, x, weight, bias=None):
+    return xp.matmul(g, weight)  # dx = g W
+
+
+def _linear_dw(xp, g, ans, x, weight, bias=None):
+    # dW = g^T x, summed over every leading (batch) axis.
+    o, i = weight.shape
+    g2 = g if g.ndim == 2 else xp.reshape(g, (-1, o))
+    x2 = x if x.ndim == 2 else xp.reshape(x, (-1, i))
+    return xp.matmul(xp.transpose(g2), x2)
+
+
+def _linear_db(xp, g, ans, x, weight, bias=None):
+    return g if g.ndim == 1 else xp.sum(g, axis=tuple(range(g.ndim - 1)))
+
+
+def _sample_linear(rng):
+    i, o = (int(v) for v in rng.integers(1, 5, size=2))
+    batch = s.shape(rng, 0, 2)
+    bias = s.values(rng, (o,)) if rng.random() < 0.7 else None
+    return (s.values(rng, batch + (i,)), s.values(rng, (o, i)), bias), {}
+
+
+_LINEAR = defop("linear", _linear, _linear_dx, _linear_dw, _linear_db, sample=_sample_linear)
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
+    return apply(_LINEAR, (x, weight, bias), {})
+
+
+# -- dropout ---------------------------------------------------------------------
+def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p),
+    so evaluation needs no rescaling. The mask comes from ag.manual_seed's generator."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, got {p}")
+    if not training or p == 0.0:
+        return x
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if p == 1.0:
+        return OP.multiply(x, np.zeros_like(data))
+    keep = _random.RNG.random(data.shape) >= p
+    return OP.multiply(x, keep * np.asarray(1.0 / (1.0 - p), dtype=data.dtype))
+
+
+# -- normalisation ------------------------------------------------------------------
+def _normalize(x, axes: tuple, eps: float):
+    """(x - mean) / sqrt(var + eps) over `axes`, with the biased variance; also the
+    batch mean and variance (ndarrays, for running statistics)."""
+    mean = OP.mean(x, axis=axes, keepdims=True)
+    xc = x - mean
+    var = OP.mean(xc * xc, axis=axes, keepdims=True)
+    return xc / OP.sqrt(var + eps), mean, var
+
+
+def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray | None,
+               weight: Any = None, bias: Any = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """PyTorch's batch_norm over axis 1 of (N, C), (N, C, L) or (N, C, H, W).
+
+    Training: normalise with the batch statistics (biased variance) and update
+    the running arrays in place, running = (1 - momentum) running + momentum batch,
+    with the unbiased variance. Evaluation: normalise with the running statistics.
+    """
+    ndim = np.ndim(x)
+    if ndim < 2:
+        raise ValueError(f"batch_norm expects (N, C, ...) input, got shape {np.shape(x)}")
+    c = np.shape(x)[1]
+    axes = (0,) + tuple(range(2, ndim))
+    bshape = (c,) + (1,) * (ndim - 2)  # parameters broadcast over axis 1
+    if training:
+        n = int(np.prod([np.shape(x)[a] for a in axes]))
+        if n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input of shape {np.shape(x)}")
+        y, mean, var = _normalize(x, axes, eps)
+        if running_mean is not None:
+            m = np.asarray(mean.data).reshape(c)
+            running_mean *= 1 - momentum
+            running_mean += momentum * m
+        if running_var is not None:
+            v = np.asarray(var.data).reshape(c) * (n / (n - 1))
+            running_var *= 1 - momentum
+            running_var += momentum * v
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm in evaluation needs running_mean and running_var")
+        # y = (x - mean) / sqrt(var + eps) * w + b, folded into one scale and one shift.
+        dtype = x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype
+        inv = (1.0 / np.sqrt(running_var + eps)).astype(dtype, copy=False)
+        scale = inv if weight is None else OP.multiply(weight, inv)
+        shift = OP.multiply(scale, -running_mean.astype(dtype, copy=False))
+        if bias is not None:
+            shift = shift + bias
+        return x * OP.reshape(scale, shape=bshape) + OP.reshape(shift, shape=bshape)
+    if weight is not None:
+        y = y * OP.reshape(weight, shape=bshape)
+    if bias is not None:
+        y = y + OP.reshape(bias, shape=bshape)
+    return y
+
+
+def layer_norm(x: Any, normalized_shape: int | tuple, weight: Any = None, bias: Any = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing `normalized_shape` axes (biased variance), then
+    scale and shift elementwise."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(np.shape(x)[-len(shape):]) != shape:
+        raise ValueError(f"layer_norm: input shape {np.shape(x)} does not end with the "
+                         f"normalized shape {shape}")
+    axes = tuple(range(-len(shape), 0))
+    y = _normalize(x, axes, eps)[0]
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def embedding(indices: Any, weight: Any) -> Tensor:
+    """Rows of `weight` (num_embeddings, dim) at integer `indices`; the gradient of a
+    row used several times is the sum of its uses."""
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding indices must be integers, got dtype {idx.dtype}")
+    return OP.getitem(weight, index=idx)
+
+
+def flatten(x: Any, start_axis: int = 1, end_axis: int = -1) -> Tensor:
+    """Merge axes start_axis..end_axis into one."""
+    shape = np.shape(x)
+    start, end = start_axis % len(shape), end_axis % len(shape)
+    merged = int(np.prod(shape[start:end + 1]))
+    return OP.reshape(x, shape=shape[:start] + (merged,) + shape[end + 1:])
+
+
+# -- registered for the gradient tests ------------------------------------------------
+def _sample_batch_norm(rng):
+    ndim = int(rng.integers(2, 5))
+    shape = (int(rng.integers(2, 4)), int(rng.integers(1, 3))) + s.shape(rng, ndim - 2,
+                                                                        ndim - 2, 3)
+    c = shape[1]
+    return ((s.values(rng, shape), s.values(rng, (c,)), s.values(rng, (c,))),
+            {"training": True})
+
+
+def _batch_norm_case(x, weight, bias, training=True):
+    return batch_norm(x, None, None, weight, bias, training=training)
+
+
+def _sample_layer_norm(rng):
+    shape = s.shape(rng, 1, 3)
+    k = int(rng.integers(1, len(shape) + 1))
+    norm = shape[-k:]
+    if int(np.prod(norm)) < 2:  # one value: x - mean is 0 and the output constant
+        shape, norm = shape[:-1] + (3,), norm[:-1] + (3,)
+    return (s.values(rng, shape), s.values(rng, norm), s.values(rng, norm)), \
+        {"normalized_shape": norm}
+
+
+def _layer_norm_case(x, weight, bias, normalized_shape):
+    return layer_norm(x, normalized_shape, weight, bias)
+
+
+defcomposite("batch_norm", _batch_norm_case, sample=_sample_batch_norm)
+defcomposite("layer_norm", _layer_norm_case, sample=_sample_layer_norm)
