@@ -8,7 +8,7 @@ Numerics by construction: sigmoid, softplus, logsigmoid and mish go through
 exp(-|x|) <= 1; softmax and log_softmax are shifted by the max; nothing
 overflows at +-1e4. Kinks take the subgradient PyTorch takes: the left
 side's (relu'(0) = 0, leaky_relu'(0) = slope, elu'(0) = alpha), hardtanh
-and hardsigmoid 0 on their corners, hardswish (x/3 + 1/2) on [-3, 3].
+and hardsigmoid 0 on their corners, hardswish 0 at -3 and 1 at 3 (as PyTorch 2.x).
 """
 
 from __future__ import annotations
@@ -108,10 +108,10 @@ def hardsigmoid(x: Any) -> Tensor:
     return _HARDSIGMOID(x)
 
 
-# hardswish(x) = x relu6(x + 3) / 6; gradient 0 below -3, x/3 + 1/2 on [-3, 3], 1 above.
+# hardswish(x) = x relu6(x + 3) / 6; gradient 0 up to -3, x/3 + 1/2 on (-3, 3), 1 from 3.
 _HARDSWISH = defop("hardswish", lambda x: x * np.minimum(np.maximum(x + 3, 0), 6) / 6,
                    lambda xp, g, ans, x:
-                       xp.where(x < -3, 0, xp.where(x <= 3, g * (x / 3 + 0.5), g)),
+                       xp.where(x <= -3, 0, xp.where(x < 3, g * (x / 3 + 0.5), g)),
                    sample=s.unary((-4.5, 4.5, (-3.0, 3.0))))
 
 
