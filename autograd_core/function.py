@@ -63,8 +63,10 @@ def _function_vjp(xp, g, ans, inputs, needs, ctx: FunctionCtx):
     create = xp is T
     ctx._inputs, ctx._ans = inputs, ans
     try:
+        # backward always gets a Tensor: under create_graph a seed gradient may be an array
+        g = g if isinstance(g, Tensor) else _make(np.asarray(g), None)
         with enable_grad() if create else no_grad():
-            grads = ctx._fn.backward(ctx, g if create else _make(g, None))
+            grads = ctx._fn.backward(ctx, g)
     finally:  # ctx must not keep the graph's tensors: that would be a reference cycle
         ctx._inputs, ctx._ans = (), None
     grads = grads if isinstance(grads, tuple) else (grads,)

@@ -27,11 +27,15 @@ class GradcheckError(AssertionError):
 
 @dataclass
 class Report:
+    """What a check found. `max_rel_error` divides by max(|numerical|, atol), so
+    entries that are zero up to rounding do not read as 100% errors."""
+
     ok: bool = True
     mode: str = "full Jacobian"
     max_abs_error: float = 0.0
     max_rel_error: float = 0.0
     failures: list[str] = field(default_factory=list)
+    n_failed: int = 0  # failures holds only the first few
 
 
 def _outputs(out: Any) -> list[Tensor]:
@@ -73,14 +77,20 @@ def _evaluate_along(fn, inputs, checked, direction, delta) -> np.ndarray:
 
 def _compare(report: Report, analytic: float, numeric: float, atol: float, rtol: float,
              where: str) -> None:
-    err = abs(analytic - numeric)
+    err = float(abs(analytic - numeric))
     report.max_abs_error = max(report.max_abs_error, err)
-    report.max_rel_error = max(report.max_rel_error, err / max(abs(numeric), 1e-12))
-    if not err <= atol + rtol * abs(numeric):
-        report.ok = False
-        if len(report.failures) < 5:
-            report.failures.append(f"{where}: analytical {analytic:.8g} vs numerical "
-                                   f"{numeric:.8g} (difference {err:.3g})")
+    report.max_rel_error = max(report.max_rel_error,
+                               err / float(max(abs(numeric), atol, 1e-300)))
+    if not err <= atol + rtol * abs(numeric):  # also catches NaN
+        _fail(report, f"{where}: analytical {analytic:.8g} vs numerical {numeric:.8g} "
+                      f"(difference {err:.3g})")
+
+
+def _fail(report: Report, message: str) -> None:
+    report.ok = False
+    report.n_failed += 1
+    if len(report.failures) < 5:
+        report.failures.append(message)
 
 
 def check(fn: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
@@ -101,17 +111,16 @@ def check(fn: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
         cts = [c for o, c in zip(outs, cotangents, strict=True) if o.requires_grad]
         grads = gradients(live, xs, cts, retain_graph=True, allow_unused=True)
         for g, x, i in zip(grads, xs, checked, strict=True):
-            if g is not None and (g.shape != x.shape or g.dtype != x.dtype):
-                report.ok = False
-                report.failures.append(f"input {i}: gradient has shape {g.shape} and dtype "
-                                       f"{g.dtype}, the input {x.shape} and {x.dtype}")
+            if g is not None and (g.shape != x.shape or g.dtype != x.dtype) \
+                    and not any(f.startswith(f"input {i}: gradient has") for f in report.failures):
+                _fail(report, f"input {i}: gradient has shape {g.shape} and dtype {g.dtype}, "
+                              f"the input {x.shape} and {x.dtype}")
         return [np.zeros(x.shape) if g is None else np.asarray(g.data, np.float64)
                 for g, x in zip(grads, xs, strict=True)]
 
     zero = vjp([np.zeros(o.shape, o.dtype) for o in outs])
     if any(np.any(z != 0) for z in zero):
-        report.ok = False
-        report.failures.append("a zero upstream gradient gave a nonzero gradient")
+        _fail(report, "a zero upstream gradient gave a nonzero gradient")
 
     if n_in * n_out <= FULL_JACOBIAN_LIMIT:
         _check_full(report, fn, inputs, checked, xs, outs, vjp, eps, atol, rtol)
@@ -136,10 +145,16 @@ def _check_full(report, fn, inputs, checked, xs, outs, vjp, eps, atol, rtol) -> 
         for e in range(x.size):  # one column per input element
             column = (_evaluate(fn, inputs, i, e, eps) - _evaluate(fn, inputs, i, e, -eps))
             column /= 2 * eps
-            idx = tuple(int(v) for v in np.unravel_index(e, x.shape)) if x.shape else ()
             for k in range(offsets[-1]):
+                j = int(np.searchsorted(offsets, k, side="right")) - 1
+                out = f"output {j} " if len(outs) > 1 else "output "
                 _compare(report, float(jac[k, e]), float(column[k]), atol, rtol,
-                         f"input {i} element {idx}, output element {k}")
+                         f"input {i} element {_index(e, x.shape)}, {out}element "
+                         f"{_index(k - offsets[j], outs[j].shape)}")
+
+
+def _index(flat: int, shape: tuple) -> tuple:
+    return tuple(int(v) for v in np.unravel_index(flat, shape)) if shape else ()
 
 
 def _check_projected(report, fn, inputs, checked, xs, outs, vjp, rng, eps, atol, rtol) -> None:
@@ -156,7 +171,10 @@ def _check_projected(report, fn, inputs, checked, xs, outs, vjp, rng, eps, atol,
 
 def _finish(report: Report, raise_exception: bool, what: str) -> bool:
     if not report.ok and raise_exception:
-        raise GradcheckError(f"{what} failed ({report.mode}):\n  " + "\n  ".join(report.failures))
+        shown = f", the first {len(report.failures)}" if report.n_failed > len(report.failures) \
+            else ""
+        raise GradcheckError(f"{what} failed ({report.mode}; {report.n_failed} "
+                             f"mismatches{shown}):\n  " + "\n  ".join(report.failures))
     return report.ok
 
 

@@ -65,7 +65,7 @@ def _fan(tensor: Any, mode: str) -> int:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write into the existing array: the dtype stays, and so does anyone's reference."""
-    data = tensor.data
+    data = tensor.data if isinstance(tensor, Tensor) else tensor  # a bare ndarray works too
     data[...] = values
     return tensor
 

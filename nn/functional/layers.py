@@ -7,6 +7,7 @@ from the parts.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -161,9 +162,9 @@ def embedding(indices: Any, weight: Any) -> Tensor:
 
 def flatten(x: Any, start_axis: int = 1, end_axis: int = -1) -> Tensor:
     """Merge axes start_axis..end_axis into one."""
-    shape = np.shape(x)
+    shape = x.shape if isinstance(x, Tensor) else np.shape(x)
     start, end = start_axis % len(shape), end_axis % len(shape)
-    merged = int(np.prod(shape[start:end + 1]))
+    merged = math.prod(shape[start:end + 1])
     return OP.reshape(x, shape=shape[:start] + (merged,) + shape[end + 1:])
 
 

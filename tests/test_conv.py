@@ -1,0 +1,221 @@
+"""conv2d, pools, unfold/fold against naive loop implementations; gradients to 2nd order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+import nn
+import nn.functional as F
+from autograd_core.registry import OP
+
+
+def naive_conv2d(x, w, b, stride, padding):
+    sh, sw = stride
+    ph, pw = padding
+    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
+    out = np.zeros((n, o, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            out[:, :, i, j] = np.einsum("ncpq,ocpq->no", patch, w)
+    return out if b is None else out + b[None, :, None, None]
+
+
+def naive_pool(x, k, s, reduce):
+    n, c, h, w = x.shape
+    oh, ow = (h - k) // s + 1, (w - k) // s + 1
+    out = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            out[:, :, i, j] = reduce(x[:, :, i * s:i * s + k, j * s:j * s + k], axis=(2, 3))
+    return out
+
+
+def t64(rng, *shape):
+    return ag.tensor(rng.standard_normal(shape), requires_grad=True)
+
+
+CASES = [  # (x shape, weight shape, stride, padding)
+    ((2, 3, 7, 6), (4, 3, 3, 3), (1, 1), (0, 0)),
+    ((1, 2, 8, 8), (3, 2, 3, 3), (1, 1), (1, 1)),
+    ((2, 1, 9, 7), (2, 1, 3, 2), (2, 3), (1, 0)),
+    ((3, 2, 5, 5), (1, 2, 1, 1), (2, 2), (0, 2)),
+]
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding", CASES)
+def test_conv2d_matches_naive_loops(xs, ws, stride, padding):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    for bias in (b, None):
+        out = F.conv2d(x, w, bias, stride=stride, padding=padding)
+        np.testing.assert_allclose(out.data, naive_conv2d(x, w, bias, stride, padding),
+                                   rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding", CASES[1:3])
+def test_conv2d_gradients_first_and_second_order(xs, ws, stride, padding):
+    rng = np.random.default_rng(1)
+    x, w, b = t64(rng, *xs), t64(rng, *ws), t64(rng, ws[0])
+
+    def fn(x, w, b):
+        return F.conv2d(x, w, b, stride, padding)
+
+    assert ag.gradcheck(fn, (x, w, b))
+    assert ag.gradgradcheck(fn, (x, w, b))
+
+
+def test_conv2d_gradients_against_naive_formulas():
+    rng = np.random.default_rng(2)
+    x, w, b = t64(rng, 2, 2, 5, 5), t64(rng, 3, 2, 3, 3), t64(rng, 3)
+    out = F.conv2d(x, w, b, padding=1)
+    g = rng.standard_normal(out.shape)
+    out.backward(g)
+    xp = np.pad(x.data, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    gw = np.zeros_like(w.data)
+    gxp = np.zeros_like(xp)
+    for i in range(5):
+        for j in range(5):
+            gw += np.einsum("no,ncpq->ocpq", g[:, :, i, j], xp[:, :, i:i + 3, j:j + 3])
+            gxp[:, :, i:i + 3, j:j + 3] += np.einsum("no,ocpq->ncpq", g[:, :, i, j], w.data)
+    np.testing.assert_allclose(w.grad.data, gw, rtol=1e-10)
+    np.testing.assert_allclose(x.grad.data, gxp[:, :, 1:-1, 1:-1], rtol=1e-10)
+    np.testing.assert_allclose(b.grad.data, g.sum(axis=(0, 2, 3)), rtol=1e-10)
+
+
+def test_unfold_and_fold_are_adjoint():
+    rng = np.random.default_rng(3)
+    params = {"kernel_size": (2, 3), "stride": (2, 1), "padding": (1, 1)}
+    x = rng.standard_normal((2, 3, 5, 6))
+    cols = OP.unfold(x, **params).data
+    y = rng.standard_normal(cols.shape)
+    folded = OP.fold(y, shape=x.shape, **params).data
+    assert np.isclose(np.sum(cols * y), np.sum(x * folded))  # <Ux, y> = <x, U^T y>
+
+
+@pytest.mark.parametrize("k,s", [(2, None), (3, None), (2, 1), (3, 2)])
+def test_pools_match_naive_loops(k, s):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 7, 8))  # 7 and 8: ragged edges for k = 2 and 3
+    stride = k if s is None else s
+    np.testing.assert_allclose(F.max_pool2d(x, k, s).data, naive_pool(x, k, stride, np.max))
+    np.testing.assert_allclose(F.avg_pool2d(x, k, s).data,
+                               naive_pool(x, k, stride, np.mean), rtol=1e-12)
+    xt = ag.tensor(x, requires_grad=True)
+    assert ag.gradcheck(lambda x: F.max_pool2d(x, k, s), (xt,))
+    assert ag.gradcheck(lambda x: F.avg_pool2d(x, k, s), (xt,))
+    assert ag.gradgradcheck(lambda x: F.avg_pool2d(x, k, s) ** 2, (xt,))
+    assert ag.gradgradcheck(lambda x: F.max_pool2d(x, k, s) ** 2, (xt,))
+
+
+def test_max_pool_sends_the_gradient_to_the_first_maximum_like_pytorch():
+    x = ag.tensor(np.array([[[[1.0, 3.0], [3.0, 0.0]]]]), requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[0, 1], [0, 0]]]])
+    x = ag.tensor(np.zeros((1, 1, 3, 3)), requires_grad=True)  # overlapping windows
+    F.max_pool2d(x, 2, 1).sum().backward()
+    np.testing.assert_array_equal(x.grad.data[0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
+
+
+def test_pool_modules_and_defaults():
+    assert nn.MaxPool2d(2).stride == 2 and nn.AvgPool2d(3, 1).stride == 1
+    x = ag.randn(2, 3, 8, 8)
+    assert nn.MaxPool2d(2)(x).shape == (2, 3, 4, 4)
+    assert nn.AvgPool2d(3, 2)(x).shape == (2, 3, 3, 3)
+    assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2)"
+    with pytest.raises(ValueError):
+        F.max_pool2d(ag.randn(3, 8, 8), 2)
+
+
+def test_conv2d_module_init_and_repr():
+    ag.manual_seed(0)
+    conv = nn.Conv2d(4, 8, 3, padding=1)
+    assert conv.weight.shape == (8, 4, 3, 3) and conv.bias.shape == (8,)
+    assert conv.weight.dtype == np.float32
+    bound = 1 / np.sqrt(4 * 9)
+    assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.bias.data).max() <= bound
+    assert conv.weight.data.std() > 0.8 * bound / np.sqrt(3)
+    assert repr(conv) == "Conv2d(4, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"
+    assert nn.Conv2d(1, 2, (3, 2), stride=2, bias=False).bias is None
+    assert conv(ag.randn(2, 4, 6, 6)).shape == (2, 8, 6, 6)
+    with pytest.raises(ValueError, match="conv2d"):
+        conv(ag.randn(2, 3, 6, 6))
+
+
+def test_cnn_stack_and_double_backward_through_every_layer():
+    """A CNN whose activations come out of conv2d in its batch-innermost layout, as
+    a gradient penalty (WGAN-GP) would differentiate it twice."""
+    ag.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(3, 2, 2), nn.Tanh(), nn.AvgPool2d(1), nn.Flatten(),
+                          nn.Linear(2 * 3 * 3, 1)).double()
+    x = ag.tensor(np.random.default_rng(5).standard_normal((3, 2, 8, 8)), requires_grad=True)
+    out = model(x)
+    assert out.shape == (3, 1)
+    (gx,) = ag.gradients(out.sum(), [x], create_graph=True)
+    penalty = ((gx.reshape(3, -1).norm(axis=1) - 1) ** 2).mean()
+    penalty.backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    for name in ("0.weight", "3.weight", "3.bias", "7.weight"):  # the last bias cannot
+        assert grads[name] is not None and np.all(np.isfinite(grads[name].data)), name
+    params = list(model.parameters())
+
+    def penalty_of(w):
+        saved = params[0].data
+        params[0].data = w.data
+        try:
+            (g,) = ag.gradients(model(x).sum(), [x], create_graph=True)
+        finally:
+            params[0].data = saved
+        return (g ** 2).sum()
+
+    # d(penalty)/d(first conv weight), numerically, along one direction
+    w0 = params[0].data.copy()
+    direction = np.random.default_rng(6).standard_normal(w0.shape)
+    eps = 1e-6
+    numeric = (penalty_of(ag.tensor(w0 + eps * direction)).item()
+               - penalty_of(ag.tensor(w0 - eps * direction)).item()) / (2 * eps)
+    for p in params:
+        p.grad = None
+    (g,) = ag.gradients(model(x).sum(), [x], create_graph=True)
+    (g ** 2).sum().backward()
+    analytic = float(np.sum(params[0].grad.data * direction))
+    assert np.isclose(analytic, numeric, rtol=1e-4, atol=1e-6)
+
+
+def test_float32_stays_float32():
+    conv = nn.Conv2d(1, 2, 3)
+    out = nn.MaxPool2d(2)(conv(ag.randn(2, 1, 6, 6)))
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert conv.weight.grad.dtype == np.float32
+
+
+def test_against_pytorch_when_available():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 7, 7))
+    conv = nn.Conv2d(3, 4, 3, stride=2, padding=1).double()
+    bn = nn.BatchNorm2d(4).double()
+    lin = nn.Linear(4 * 4 * 4, 5).double()
+    tconv = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1).double()
+    tbn = torch.nn.BatchNorm2d(4).double()
+    tlin = torch.nn.Linear(64, 5).double()
+    for ours, theirs in ((conv, tconv), (bn, tbn), (lin, tlin)):
+        theirs.load_state_dict({k: torch.from_numpy(np.array(v))
+                                for k, v in ours.state_dict().items()})
+    xt = ag.tensor(x, requires_grad=True)
+    out = lin(F.max_pool2d(bn(conv(xt)), 1).reshape(2, -1))
+    tx = torch.tensor(x, requires_grad=True)
+    tout = tlin(torch.nn.functional.max_pool2d(tbn(tconv(tx)), 1).reshape(2, -1))
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10)
+    out.sum().backward()
+    tout.sum().backward()
+    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(conv.weight.grad.data, tconv.weight.grad.numpy(), rtol=1e-8)
+    np.testing.assert_allclose(bn.running_var, tbn.running_var.numpy(), rtol=1e-10)
