@@ -47,15 +47,32 @@ def _frozen(module: Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+class _NoBar:
+    """Stands in for a tqdm bar when there is none: every call does nothing."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **kw: Any) -> None:
+        pass
+
+
 def progress_bar(total: int, enabled: bool, desc: str) -> Any:
-    """A tqdm bar when asked for and tqdm is installed, else None."""
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=desc)
+    """A tqdm bar (a context manager) when asked for and tqdm is installed, else a no-op."""
+    if enabled:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            pass
+        else:
+            return tqdm(total=total, desc=desc)
+    return _NoBar()
 
 
 class GAN:
@@ -137,21 +154,17 @@ class GAN:
         generator; the last batch of an epoch may be smaller. One dict per step."""
         data = self._real(data)
         n = len(data)
-        bar = progress_bar(epochs * math.ceil(n / batch_size), progress, f"GAN ({self.loss.name})")
         history = []
-        try:
+        steps = epochs * math.ceil(n / batch_size)
+        with progress_bar(steps, progress, f"GAN ({self.loss.name})") as bar:
             for _ in range(epochs):
                 order = _random.RNG.permutation(n)
                 for start in range(0, n, batch_size):
-                    history.append(self.train_step(data[order[start:start + batch_size]]))
-                    if bar is not None:
-                        last = history[-1]
-                        bar.set_postfix(d_loss=f"{last['d_loss']:.3f}",
-                                        g_loss=f"{last['g_loss']:.3f}", refresh=False)
-                        bar.update()
-        finally:
-            if bar is not None:
-                bar.close()
+                    last = self.train_step(data[order[start:start + batch_size]])
+                    history.append(last)
+                    bar.set_postfix(d_loss=f"{last['d_loss']:.3f}",
+                                    g_loss=f"{last['g_loss']:.3f}", refresh=False)
+                    bar.update()
         return history
 
     def sample(self, n: int) -> Tensor:
