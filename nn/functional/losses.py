@@ -14,6 +14,7 @@ uses PyTorch's gradient (p - y) / max(p (1 - p), 1e-12).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -238,8 +239,33 @@ def _divide(total, denominator: float):
         return np.asarray(total / denominator)
 
 
+@functools.lru_cache(maxsize=16)
+def _rows(n: int) -> np.ndarray:
+    return np.arange(n)
+
+
+@functools.lru_cache(maxsize=16)
+def _classes(n: int) -> np.ndarray:
+    return np.arange(n)
+
+
+def _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction) -> bool:
+    """The classifier's everyday case: (N, C) logits, every target counted with weight 1.
+
+    Targets are checked to lie in [0, C) beforehand, so a negative ignore_index
+    can match none of them.
+    """
+    return (weight is None and not label_smoothing and ignore_index < 0
+            and logits.ndim == 2 and reduction != "none")
+
+
 def _xent(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
           reduction="mean"):
+    if _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction):
+        # sum_i log sum_c e^(z_ic) - z_i,t_i with z shifted by each row's max
+        z = logits - _max_keep(logits, 1)
+        total = np.sum(np.log(_sum_keep(np.exp(z), 1))) - np.sum(z[_rows(len(z)), target])
+        return np.asarray(total / len(z) if reduction == "mean" else total, logits.dtype)
     z = logits - _max_keep(logits, 1)
     lse = np.log(_sum_keep(np.exp(z), 1))
     a, B, safe, denominator = _class_weights(logits.shape, logits.dtype, target, weight,
@@ -258,6 +284,11 @@ def _xent(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
 
 def _xent_grad(xp, g, ans, logits, target, weight=None, ignore_index=-100,
                label_smoothing=0.0, reduction="mean"):
+    if _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction):
+        # (softmax - onehot) g, divided by N for the mean
+        scale = g / len(target) if reduction == "mean" else g
+        p = xp.softmax(logits, axis=1)
+        return (p - (_classes(logits.shape[1]) == target[:, None])) * scale
     shape = logits.shape
     a, B, safe, denominator = _class_weights(shape, logits.dtype, target, weight,
                                              ignore_index, label_smoothing)
