@@ -250,13 +250,9 @@ def _classes(n: int) -> np.ndarray:
 
 
 def _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction) -> bool:
-    """The classifier's everyday case: (N, C) logits, every target counted with weight 1.
-
-    Targets are checked to lie in [0, C) beforehand, so a negative ignore_index
-    can match none of them.
-    """
-    return (weight is None and not label_smoothing and ignore_index < 0
-            and logits.ndim == 2 and reduction != "none")
+    """The classifier's everyday case: (N, C) logits, every target counted with weight 1."""
+    return (weight is None and not label_smoothing and logits.ndim == 2
+            and reduction != "none" and not (target == ignore_index).any())
 
 
 def _xent(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
