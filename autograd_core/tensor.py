@@ -325,7 +325,7 @@ class Tensor:
             else:
                 owner.hooks = hooks
         hooks.append(hook)
-        return lambda: hook in hooks and hooks.remove(hook)
+        return RemovableHandle(hooks, hook)
 
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward."""
@@ -419,6 +419,21 @@ class Tensor:
 
     def norm(self, axis=None, keepdims=False):
         return OP.norm(self, axis=axis, keepdims=keepdims)
+
+
+class RemovableHandle:
+    """What register_hook returns: `handle.remove()` (or `handle()`) takes the hook off."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+    __call__ = remove
 
 
 def _varargs(args: tuple) -> Any:

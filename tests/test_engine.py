@@ -84,6 +84,10 @@ def test_hook_can_be_removed():
     remove()
     (x * 2).sum().backward()
     assert x.grad.item() == 2.0
+    handle = x.register_hook(lambda g: g * 0)
+    handle.remove()
+    (x * 2).sum().backward()
+    assert x.grad.item() == 4.0
 
 
 def test_retain_grad_on_intermediate():
