@@ -1,0 +1,310 @@
+"""Shared machinery: loading the engines, interleaved timing, tables.
+
+A workload is a list of `Case`s. A case maps each implementation's name to a
+factory; the factory builds the model or data and returns `step`, a callable
+doing one forward + backward (+ update). The first call of `step` returns a
+number or array that is compared with the floor's, so a competitor that
+computes something else is flagged instead of silently timed.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import numpy as np
+
+FLOOR = "numpy floor"
+ENGINES = ["autograd-core", "PyTorch", "HIPS autograd", "MyGrad"]
+COLUMNS = [FLOOR, *ENGINES]
+
+
+class FloorError(AssertionError):
+    """The hand-written numpy floor does not compute the right gradients."""
+
+
+@dataclass
+class Case:
+    name: str
+    impls: dict[str, Callable[[], Callable[[], object]]]
+    n_ops: int | None = None  # set for chains: per-op microseconds are reported
+    rtol: float = 1e-3  # agreement of each first result with the floor's
+    others_cpu: float | None = None  # cores other processes used while this case ran
+
+
+@dataclass
+class Outcome:
+    status: str = "ok"  # ok, n/a (not importable), RecursionError, error: ...
+    detail: str = ""
+    number: int = 0  # calls per sample
+    samples: list[float] = field(default_factory=list)  # seconds per call
+    agrees: bool = True
+
+    def stat(self, how: str) -> float:
+        return min(self.samples) if how == "min" else statistics.median(self.samples)
+
+
+# ---------------------------------------------------------------- engines
+
+
+def load_ag():
+    """autograd_core, or ImportError while it is not built yet."""
+    import autograd_core as ag
+
+    if getattr(ag, "__file__", None) is None and any(
+        os.path.exists(os.path.join(d, "__init__.py")) for d in ag.__path__
+    ):
+        raise ImportError("stale editable install: pip install --no-deps -e . again")
+    if not hasattr(ag, "tensor"):
+        raise ImportError("autograd_core is not built yet")
+    return ag
+
+
+def load_nn():
+    """(ag, nn, F, optim), or ImportError while they are not built yet."""
+    ag = load_ag()
+    import nn
+    import optim
+    from nn import functional as F
+
+    if not (hasattr(nn, "Linear") and hasattr(optim, "SGD")):
+        raise ImportError("nn / optim are not built yet")
+    return ag, nn, F, optim
+
+
+def blas_threads() -> int:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return os.cpu_count() or 1
+    blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    return blas[0] if blas else os.cpu_count() or 1
+
+
+def setup_torch(threads: int) -> str:
+    """Give PyTorch as many threads as numpy's BLAS has; describe it."""
+    try:
+        import torch
+    except ImportError:
+        return "PyTorch: not importable"
+    torch.set_num_threads(threads)
+    return f"PyTorch {torch.__version__}, torch.set_num_threads({threads})"
+
+
+def environment(threads: int, torch_note: str) -> list[str]:
+    notes = [
+        f"Python {platform.python_version()}, numpy {np.__version__}, "
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()})",
+        f"numpy BLAS threads: {threads}; {torch_note}",
+    ]
+    for dist in ["autograd-core", "autograd", "mygrad"]:
+        try:
+            notes.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            notes.append(f"{dist}: not installed")
+    for var in ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS"]:
+        if var in os.environ:
+            notes.append(f"{var}={os.environ[var]} is set (it can slow numpy)")
+    return notes
+
+
+def load_average() -> str:
+    """Other processes on the machine skew timings: say how busy it was."""
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def busy(threshold: float = 0.5) -> bool:
+    try:
+        return os.getloadavg()[0] > threshold
+    except OSError:
+        return False
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has been busy since boot (Linux), else None."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+
+
+# ---------------------------------------------------------------- timing
+
+
+def rel_err(result, reference) -> float:
+    """Largest absolute difference, relative to the reference's largest entry."""
+    a, b = np.asarray(result, np.float64), np.asarray(reference, np.float64)
+    if a.shape != b.shape:
+        return float("inf")
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
+def _failure(e: BaseException) -> Outcome:
+    if isinstance(e, ImportError):
+        return Outcome("n/a", str(e))
+    if isinstance(e, RecursionError):
+        return Outcome("RecursionError", f"at recursion limit {sys.getrecursionlimit()}")
+    return Outcome(f"error: {type(e).__name__}", str(e)[:200])
+
+
+def _calibrate(step, target: float) -> int:
+    """Warm up; return calls per sample so that a sample lasts about `target` s."""
+    times = []
+    while len(times) < 3 and sum(times) < 0.5:
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return max(1, round(target / max(min(times), 1e-9)))
+
+
+def _sample(step, number: int, settle: float) -> float:
+    """Seconds per call over `number` calls, after a pause and a wake-up call."""
+    time.sleep(settle)
+    if number > 1:
+        step()
+    t0 = time.perf_counter()
+    for _ in range(number):
+        step()
+    return (time.perf_counter() - t0) / number
+
+
+def measure(case: Case, repeat: int, target: float, settle: float) -> dict[str, Outcome]:
+    """Time every implementation of `case`, interleaving their repeats.
+
+    Before each sample: `settle` seconds of sleep, so the worker threads of
+    the engine timed before (OpenBLAS's or PyTorch's OpenMP pool, which spin
+    for a while after their last job) park instead of stealing our cores;
+    then one untimed call when calls are short, to wake our own threads.
+    A failure of one engine (ImportError: not installed) is recorded, not raised.
+    """
+    busy0, own0, wall0 = _machine_busy_seconds(), time.process_time(), time.perf_counter()
+    outcomes, steps, results = {}, {}, {}
+    for name, factory in case.impls.items():
+        try:
+            step = factory()
+            results[name] = step()  # the first call: result, and warm-up
+            outcomes[name] = Outcome(number=_calibrate(step, target))
+            steps[name] = step
+        except Exception as e:  # a broken competitor is reported
+            outcomes[name] = _failure(e)
+    # The heap of everything imported (PyTorch alone: ~180k objects) is frozen
+    # out of the collector, so an engine pays for collecting its own garbage,
+    # not for traversing other libraries' objects at each full collection.
+    gc.collect()
+    gc.freeze()
+    for name in steps:
+        if name != FLOOR and FLOOR in steps:
+            err = rel_err(results[name], results[FLOOR])
+            if err > case.rtol:
+                outcomes[name].agrees = False
+                outcomes[name].detail = f"first result differs from the floor's by {err:.2g}"
+    names = list(steps)
+    for r in range(repeat):  # rotate the order so no engine always runs first
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            if name not in steps:
+                continue
+            try:
+                outcomes[name].samples.append(_sample(steps[name], outcomes[name].number, settle))
+            except Exception as e:  # e.g. a second step that fails
+                outcomes[name] = _failure(e)
+                del steps[name]
+    gc.unfreeze()
+    if busy0 is not None:  # the machine's busy time less ours: other processes
+        others = _machine_busy_seconds() - busy0 - (time.process_time() - own0)
+        case.others_cpu = max(0.0, others / (time.perf_counter() - wall0))
+    return outcomes
+
+
+# ---------------------------------------------------------------- report
+
+
+def _fmt_time(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def ratio_table(rows: list[tuple[Case, dict[str, Outcome]]], how: str) -> str:
+    lines = [
+        "| workload | " + " | ".join(COLUMNS) + " | other processes |",
+        "|---" * (len(COLUMNS) + 2) + "|",
+    ]
+    for case, outs in rows:
+        floor = outs.get(FLOOR)
+        base = floor.stat(how) if floor and floor.samples else None
+        cells = []
+        for name in COLUMNS:
+            o = outs.get(name)
+            if o is None:
+                cells.append("")
+            elif not o.samples:
+                cells.append(o.status)
+            elif name == FLOOR:
+                cells.append(_fmt_time(o.stat(how)))
+            elif base:
+                cells.append(f"{o.stat(how) / base:.2f}x" + ("" if o.agrees else " (!)"))
+            else:
+                cells.append(_fmt_time(o.stat(how)))
+        others = "?" if case.others_cpu is None else f"{case.others_cpu:.2f} cores"
+        lines.append(f"| {case.name} | " + " | ".join(cells) + f" | {others} |")
+    return "\n".join(lines)
+
+
+def per_op_table(rows: list[tuple[Case, dict[str, Outcome]]], how: str) -> str:
+    chains = [(c, o) for c, o in rows if c.n_ops]
+    if not chains:
+        return ""
+    lines = ["| µs per op (fwd+bwd) | " + " | ".join(COLUMNS) + " |",
+             "|---" * (len(COLUMNS) + 1) + "|"]
+    for case, outs in chains:
+        cells = [
+            f"{outs[n].stat(how) / case.n_ops * 1e6:.2f}" if n in outs and outs[n].samples
+            else (outs[n].status if n in outs else "")
+            for n in COLUMNS
+        ]
+        lines.append(f"| {case.name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def notes(rows: list[tuple[Case, dict[str, Outcome]]]) -> list[str]:
+    return [
+        f"{case.name} / {name}: {o.status}: {o.detail}"
+        for case, outs in rows
+        for name, o in outs.items()
+        if o.detail and (o.status != "n/a" or name == "autograd-core")
+    ]
+
+
+def to_json(rows: list[tuple[Case, dict[str, Outcome]]]) -> dict:
+    out = {}
+    for case, outs in rows:
+        floor = outs.get(FLOOR)
+        base = min(floor.samples) if floor and floor.samples else None
+        out[case.name] = {"other_processes_cpu_cores": case.others_cpu} | {
+            name: {
+                "status": o.status,
+                "detail": o.detail,
+                "agrees_with_floor": o.agrees,
+                "calls_per_sample": o.number,
+                "seconds_per_call": o.samples,
+                "min": min(o.samples) if o.samples else None,
+                "median": statistics.median(o.samples) if o.samples else None,
+                "ratio_min": min(o.samples) / base if o.samples and base else None,
+                "ratio_median": statistics.median(o.samples) / statistics.median(floor.samples)
+                if o.samples and base else None,
+                "us_per_op": min(o.samples) / case.n_ops * 1e6
+                if o.samples and case.n_ops else None,
+            }
+            for name, o in outs.items()
+        }
+    return out
