@@ -31,8 +31,15 @@ test: $(VENV)/.installed graphviz
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
-bench: $(VENV)/.installed
-	$(PY) benchmarks/run.py
+# Competitors live in their own venv, never in .venv (torch pinned: a CPU build).
+.bench-venv/.installed: pyproject.toml
+	python3 -m venv .bench-venv
+	.bench-venv/bin/pip install -q torch==2.13.0 autograd mygrad numpy pyinstrument threadpoolctl graphviz
+	.bench-venv/bin/pip install -q --no-deps -e .
+	touch $@
+
+bench: .bench-venv/.installed
+	.bench-venv/bin/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .bench-venv build *.egg-info
