@@ -13,8 +13,6 @@ A stage whose prerequisites are missing (scikit-learn, nn.gan, Graphviz's
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import shutil
 import time
 import traceback
@@ -24,37 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from . import manual_seed, no_grad, tensor, viz
+from . import tensor, viz
 from .opcheck import check_ops, summary
 
 
 class Skipped(Exception):
     """A stage cannot run here (a missing optional package); not a failure."""
-
-
-def _progress(total: int, desc: str) -> Any:
-    """A tqdm bar when tqdm is installed, else a stand-in that prints one line per update."""
-    try:
-        from tqdm import tqdm
-        return tqdm(total=total, desc=desc)
-    except ImportError:
-        return _Lines(total, desc)
-
-
-class _Lines:
-    def __init__(self, total: int, desc: str) -> None:
-        self.total, self.desc, self.n, self.postfix = total, desc, 0, {}
-
-    def set_postfix(self, **values: Any) -> None:
-        self.postfix = values
-
-    def update(self, n: int = 1) -> None:
-        self.n += n
-        extra = " ".join(f"{k}={v}" for k, v in self.postfix.items())
-        print(f"  {self.desc} {self.n}/{self.total} {extra}", flush=True)
-
-    def close(self) -> None:
-        pass
 
 
 def check_gradients() -> str:
@@ -70,67 +43,14 @@ def check_gradients() -> str:
     return f"{len(results)}/{len(results)} checks passed"
 
 
-def load_digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """scikit-learn's bundled digits, scaled to [0, 1], split 80/20 at random."""
+def train_digits_mlp(epochs: int, seed: int = 0) -> dict[str, Any]:
+    """nn's digits MLP (examples/digits.py runs the same code): model, accuracy, a batch."""
     try:
-        from sklearn.datasets import load_digits as sk_digits
+        import sklearn  # noqa: F401
     except ImportError:
         raise Skipped("scikit-learn is not installed (pip install scikit-learn)") from None
-    x, y = sk_digits(return_X_y=True)
-    x = (x / 16.0).astype(np.float32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    cut = int(0.8 * len(x))
-    train, test = order[:cut], order[cut:]
-    return x[train], y[train], x[test], y[test]
-
-
-def _helper_trainer() -> Callable | None:
-    """nn's own digits experiment, when it exists (so demo and example agree)."""
-    try:
-        from nn.experiments.digits import train_digits
-    except ImportError:
-        return None
-    return train_digits
-
-
-def train_digits_mlp(epochs: int, seed: int = 0) -> dict[str, Any]:
-    """A 64-128-10 ReLU MLP, Adam, cross-entropy; returns model, accuracy, a batch."""
-    import nn
-    import nn.functional as F
-    import optim
-
-    helper = _helper_trainer()
-    if helper is not None:
-        accepted = inspect.signature(helper).parameters
-        wanted = {"epochs": epochs, "seed": seed, "progress": True}
-        result = helper(**{k: v for k, v in wanted.items() if k in accepted})
-        if isinstance(result, dict) and "model" in result:
-            result.setdefault("test_accuracy", result.get("accuracy", float("nan")))
-            return result
-    x_train, y_train, x_test, y_test = load_digits(seed)
-    manual_seed(seed)
-    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
-    opt = optim.Adam(model.parameters(), lr=3e-3)
-    rng = np.random.default_rng(seed)
-    batch = 64
-    bar = _progress(epochs, "digits MLP, epochs")
-    for _ in range(epochs):
-        order = rng.permutation(len(x_train))
-        total = 0.0
-        for start in range(0, len(order), batch):
-            idx = order[start:start + batch]
-            loss = F.cross_entropy(model(tensor(x_train[idx])), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        bar.set_postfix(train_loss=f"{total / len(order):.4f}")
-        bar.update()
-    bar.close()
-    with no_grad():
-        predicted = model(tensor(x_test)).data.argmax(axis=1)
-    return {"model": model, "test_accuracy": float(np.mean(predicted == y_test)),
-            "batch": (x_train[:32], y_train[:32])}
+    from nn.experiments.digits import train_digits
+    return train_digits("mlp", epochs=epochs, seed=seed, progress=True)
 
 
 def draw_training_step(model: Any, batch: tuple[np.ndarray, np.ndarray], out: Path) -> Path:
@@ -179,19 +99,10 @@ def _stage(title: str, fn: Callable[[], Any], report: list) -> Any:
     return value
 
 
-def _one_blas_thread() -> Any:
-    """The matrices here are tiny: extra BLAS threads only contend, badly so on a busy
-    machine. threadpoolctl comes with scikit-learn; without it, change nothing."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def run(quick: bool = False, out: str | Path = "out") -> int:
     """The whole demo; returns the exit status (0 unless a stage failed)."""
-    with _one_blas_thread():
+    from nn.experiments.data import one_blas_thread
+    with one_blas_thread():  # tiny matrices: extra BLAS threads only contend
         return _run(quick, Path(out))
 
 
@@ -202,7 +113,7 @@ def _run(quick: bool, out: Path) -> int:
     _stage("gradient checks", check_gradients, report)
 
     def digits() -> tuple[str, dict]:
-        result = train_digits_mlp(epochs=3 if quick else 20)
+        result = train_digits_mlp(epochs=3 if quick else 30)
         accuracy = result["test_accuracy"]
         print(f"  test accuracy {accuracy:.1%}")
         return f"test accuracy {accuracy:.1%}", result
@@ -210,9 +121,8 @@ def _run(quick: bool, out: Path) -> int:
     trained = _stage("digits MLP", digits, report)
     if trained is not None:
         result = trained[1]
-        batch = result.get("batch") or tuple(a[:32] for a in load_digits()[:2])
         _stage("graph of one training step",
-               lambda: str(draw_training_step(result["model"], batch, out)), report)
+               lambda: str(draw_training_step(result["model"], result["batch"], out)), report)
     else:
         report.append(("graph of one training step", "skipped", "no trained model"))
     _stage("ring GAN", lambda: train_ring_gan(steps=100 if quick else 2500), report)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("sklearn")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-import digits  # noqa: E402
+from nn.experiments import digits  # noqa: E402
+from nn.experiments.data import load_digits  # noqa: E402
 
 
 def test_mlp_reaches_90_percent_in_a_few_epochs():
@@ -27,8 +24,8 @@ def test_cnn_learns():
 
 
 def test_split_is_fixed_and_standardised():
-    x_train, y_train, x_test, y_test = digits.load_data()
+    x_train, y_train, x_test, y_test = load_digits()
     assert len(x_train) + len(x_test) == 1797 and abs(len(x_test) / 1797 - 0.25) < 0.01
     assert abs(float(x_train.mean())) < 1e-5
-    again = digits.load_data()
+    again = load_digits()
     assert (again[3] == y_test).all()
