@@ -76,6 +76,16 @@ def _zeros_for(grads: Sequence, inputs: Sequence[Tensor]) -> tuple:
                  for g, x in zip(grads, inputs, strict=True))
 
 
+def _differentiable_args(args: Sequence[Any], idx: tuple[int, ...]) -> tuple[bool, list, list]:
+    """(whether to build differentiable gradients, the args with the ones at idx made
+    into tensors to differentiate by, those tensors)."""
+    create = _nested(args)
+    args = list(args)
+    for i in idx:
+        args[i] = _as_input(args[i])
+    return create, args, [args[i] for i in idx]
+
+
 def _argnums(argnums: int | Sequence[int]) -> tuple[int, ...]:
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
@@ -86,15 +96,11 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
     @functools.wraps(f)
     def wrapper(*args: Any):
-        create = _nested(args)
-        args = list(args)
-        for i in idx:
-            args[i] = _as_input(args[i])
+        create, args, inputs = _differentiable_args(args, idx)
         out = _call(f, args)
         if not isinstance(out, Tensor) or out.size != 1:
             shape = out.shape if isinstance(out, Tensor) else type(out).__name__
             raise TypeError(f"grad: f must return a one-element Tensor, got {shape}")
-        inputs = [args[i] for i in idx]
         grads = _zeros_for(gradients(out, inputs, retain_graph=create, create_graph=create,
                                      allow_unused=True), inputs)
         return out, grads[0] if isinstance(argnums, int) else grads
@@ -172,11 +178,7 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
     @functools.wraps(f)
     def wrapper(*args: Any):
-        create = _nested(args)
-        args = list(args)
-        for i in idx:
-            args[i] = _as_input(args[i])
-        inputs = [args[i] for i in idx]
+        create, args, inputs = _differentiable_args(args, idx)
         out = _call(f, args)
         outs = [out] if isinstance(out, Tensor) else list(out)
         result = tuple(_jacobian_of(o, inputs, create) for o in outs)
