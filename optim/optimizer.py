@@ -9,40 +9,19 @@ anomaly check, the index-based state dict -- lives here once.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
+from autograd_core import Tensor, enable_grad, is_anomaly_enabled
+
 __all__ = ["Optimizer", "lerp_", "sqrt_array"]
 
 
 def _is_tensor(obj: Any) -> bool:
-    # Duck-typed so optim does not import the engine at module load time.
-    return hasattr(obj, "data") and hasattr(obj, "grad") and not isinstance(obj, dict)
-
-
-def _anomaly_enabled() -> bool:
-    # Imported lazily: the engine may import optim, and the flag may not exist yet.
-    try:
-        import autograd_core
-    except ImportError:
-        return False
-    is_enabled = getattr(autograd_core, "is_anomaly_enabled", None)
-    return bool(is_enabled()) if is_enabled is not None else False
-
-
-def _enable_grad() -> contextlib.AbstractContextManager:
-    # A closure recomputes the loss, so it needs grad mode even if step() is called
-    # under no_grad (PyTorch does the same).
-    try:
-        import autograd_core
-    except ImportError:
-        return contextlib.nullcontext()
-    enable_grad = getattr(autograd_core, "enable_grad", None)
-    return enable_grad() if enable_grad is not None else contextlib.nullcontext()
+    return isinstance(obj, Tensor)
 
 
 def _reject_set(params: Any) -> None:
@@ -162,9 +141,9 @@ class Optimizer:
         """Update every parameter that has a gradient; return closure() if given."""
         loss = None
         if closure is not None:
-            with _enable_grad():
+            with enable_grad():
                 loss = closure()
-        if _anomaly_enabled():
+        if is_anomaly_enabled():
             self._check_finite()  # before any update, so no state sees the bad values
         index = 0
         for g, group in enumerate(self.param_groups):

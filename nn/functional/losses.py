@@ -260,7 +260,7 @@ def _xent(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
     if _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction):
         # sum_i log sum_c e^(z_ic) - z_i,t_i with z shifted by each row's max
         z = logits - _max_keep(logits, 1)
-        total = np.sum(np.log(_sum_keep(np.exp(z), 1))) - np.sum(z[_rows(len(z)), target])
+        total = np.log(_sum_keep(np.exp(z), 1)).sum() - z[_rows(len(z)), target].sum()
         return np.asarray(total / len(z) if reduction == "mean" else total, logits.dtype)
     z = logits - _max_keep(logits, 1)
     lse = np.log(_sum_keep(np.exp(z), 1))
