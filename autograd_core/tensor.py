@@ -82,7 +82,8 @@ def _check(node: Node) -> None:
 
 def _op_error(op, arrays, err: Exception) -> Exception:
     shapes = " and ".join(str(tuple(np.shape(a))) for a in arrays)
-    msg = f"{op.name}: {err} (input shapes {shapes})"
+    why = str(err).removeprefix(f"{op.name}: ")  # numpy may name the op itself
+    msg = f"{op.name}: {why} (input shapes {shapes})"
     for kind in (ValueError, IndexError, TypeError):
         if isinstance(err, kind):
             return kind(msg)
