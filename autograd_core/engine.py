@@ -120,7 +120,9 @@ def _backward(roots, gradients, retain, create, inputs, observer):
     wanted = _wanted(inputs)
     captured: dict[int, Any] = {}
     anomaly = STATE.anomaly
-    for node in _topo_order(root_nodes):
+    order = _topo_order(root_nodes)
+    masks = _prune(order, inputs) if inputs else None  # inputs=[]: every gradient, kept nowhere
+    for node in order:
         g = node.g
         if g is None:
             continue
@@ -144,13 +146,14 @@ def _backward(roots, gradients, retain, create, inputs, observer):
             inputs_now = args
         kw = node.kw
         vjps = op.vjps
+        follow = None if masks is None else masks[id(node)]
         if vjps is None:
-            grads = op.vjp(xp, g, ans, inputs_now, tuple(p is not None for p in parents),
-                           **(kw or {}))
+            needs = tuple(p is not None for p in parents) if follow is None else follow
+            grads = op.vjp(xp, g, ans, inputs_now, needs, **(kw or {}))
         i = -1
         for p in parents:
             i += 1
-            if p is None:
+            if p is None or (follow is not None and not follow[i]):
                 continue
             if vjps is None:
                 gi = grads[i]
@@ -184,6 +187,23 @@ def _backward(roots, gradients, retain, create, inputs, observer):
         return _collect(inputs, captured, leaf_grads)
     _accumulate_leaves(leaf_grads, given, create)
     return None
+
+
+def _prune(order: list[Node], inputs: Sequence[Tensor]) -> dict[int, tuple]:
+    """For `ag.gradients`: which parents of each node lead to one of `inputs`.
+
+    Only those get a gradient, so asking for d/dx of a critic does not also
+    compute (or, under create_graph, record) the gradients of its weights.
+    """
+    leads = {id(t if t._node is None else t._node) for t in inputs}
+    masks = {}
+    for node in reversed(order):  # oldest first: a node's parents come before it
+        follow = tuple(p is not None and id(p if p._node is None else p._node) in leads
+                       for p in node.parents)
+        masks[id(node)] = follow
+        if any(follow):
+            leads.add(id(node))
+    return masks
 
 
 def _wanted(inputs):

@@ -138,3 +138,27 @@ def test_gradient_wrt_intermediate_tensor():
     y = ag.exp(h).sum()
     (gh,) = ag.gradients(y, h)
     np.testing.assert_allclose(gh.data, np.exp(4.0), rtol=1e-6)
+
+
+def test_gradients_computes_only_what_leads_to_the_inputs():
+    calls = []
+
+    class Spy(ag.Function):
+        @staticmethod
+        def forward(ctx, w):
+            return w * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            calls.append(1)
+            return g * 2
+
+    w = ag.tensor([1.0, 2.0], requires_grad=True)
+    x = ag.tensor([3.0, 4.0], requires_grad=True)
+    y = (Spy.apply(w) * x).sum()
+    (gx,) = ag.gradients(y, x, retain_graph=True)
+    np.testing.assert_allclose(gx.data, [2.0, 4.0])
+    assert calls == [] and w.grad is None  # the weight branch was never differentiated
+    (gw,) = ag.gradients(y, w)
+    np.testing.assert_allclose(gw.data, [6.0, 8.0])
+    assert calls == [1]
