@@ -339,8 +339,9 @@ def test_ring_data_and_coverage_measure():
 
 
 def test_short_ring_gan_run_covers_most_modes():
-    # 800 steps of the default recipe (~4 s). Measured: 7/8 modes at seed 0, and
-    # 5, 6, 8 at seeds 1-3; a GAN run is chaotic, so the bound keeps a margin.
+    # 800 steps of the default recipe (~4 s). Measured over seeds 0-11: 5 to 8 modes
+    # (7 at seed 0). A GAN run is chaotic and another CPU's BLAS rounds differently,
+    # so the bound keeps a margin below the worst seed seen.
     result = train_ring_gan(steps=800, seed=0)
     assert len(result["history"]) == 800 and result["samples"].shape == (2000, 2)
-    assert result["coverage"]["modes_covered"] >= 5
+    assert result["coverage"]["modes_covered"] >= 4
