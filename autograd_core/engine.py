@@ -40,21 +40,21 @@ def unbroadcast(xp, g, shape: tuple):
 
 
 def _topo_order(roots: Sequence[Node]) -> list[Node]:
-    seen = set()
-    order = []
-    stack = list(roots)
+    """Every node reachable from `roots`, newest first (a topological order)."""
+    seen = set(roots)
+    order = list(seen)
+    stack = list(seen)
     while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        order.append(node)
-        parents = node.parents
+        parents = stack.pop().parents
         if parents is None:
             raise RuntimeError(FREED)
         for p in parents:
-            if p is not None and p._node is not None:
-                stack.append(p._node)
+            if p is not None:
+                node = p._node
+                if node is not None and node not in seen:
+                    seen.add(node)
+                    order.append(node)
+                    stack.append(node)
     order.sort(key=_by_seq, reverse=True)
     return order
 
