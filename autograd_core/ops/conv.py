@@ -25,6 +25,8 @@ contiguous inner loop (N), which is what makes the pools fast in numpy.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -50,11 +52,21 @@ def out_size(size: int, k: int, stride: int, padding: int = 0) -> int:
 
 
 def _geometry(shape: tuple, kernel_size, stride, padding=0) -> tuple:
+    try:  # a few geometries recur every step; the cache saves the parsing
+        return _cached_geometry(tuple(shape), kernel_size, stride, padding)
+    except TypeError:  # an unhashable argument (a list)
+        return _parse_geometry(shape, kernel_size, stride, padding)
+
+
+def _parse_geometry(shape: tuple, kernel_size, stride, padding=0) -> tuple:
     kh, kw = pair(kernel_size)
     sh, sw = pair(kernel_size if stride is None else stride)
     ph, pw = pair(padding)
     return (kh, kw, sh, sw, ph, pw,
             out_size(shape[2], kh, sh, ph), out_size(shape[3], kw, sw, pw))
+
+
+_cached_geometry = functools.lru_cache(maxsize=256)(_parse_geometry)
 
 
 def _layout(a) -> tuple:
@@ -69,7 +81,15 @@ def _zeros(shape: tuple, order: tuple | None, dtype, empty: bool = False) -> np.
     if order is None:
         return make(shape, dtype)
     buf = make([shape[i] for i in order], dtype)
-    return buf.transpose(np.argsort(order))
+    return buf.transpose(_inverse(order))
+
+
+def _inverse(order: tuple) -> list:
+    """The inverse permutation (np.argsort costs more than this for a few axes)."""
+    inv = [0] * len(order)
+    for i, a in enumerate(order):
+        inv[a] = i
+    return inv
 
 
 def _in_layout(a: np.ndarray, order: tuple) -> np.ndarray:
@@ -77,9 +97,7 @@ def _in_layout(a: np.ndarray, order: tuple) -> np.ndarray:
     layouts in one ufunc call makes numpy iterate in short inner loops, 10x slower."""
     if _layout(a) == order:
         return a
-    buf = np.empty([a.shape[i] for i in order], a.dtype)
-    buf[...] = a.transpose(order)
-    return buf.transpose(np.argsort(order))
+    return np.ascontiguousarray(a.transpose(order)).transpose(_inverse(order))
 
 
 # -- unfold (im2col) and fold (col2im) ---------------------------------------------
@@ -245,8 +263,8 @@ def _window_spread(g, shape, kernel_size, stride=None, mask=None, order=None):
         g6 = g[:, :, :, None, :, None]
         if mask is None:
             np.copyto(_tiles(out, geometry), g6)
-        else:
-            np.multiply(mask.transpose(2, 3, 4, 0, 5, 1), g6, out=_tiles(out, geometry))
+        else:  # max pool's masks are window-major (see _first_max): write through them
+            np.multiply(mask, g, out=_tiles(out, geometry).transpose(3, 5, 0, 1, 2, 4))
         return out
     for p, q, dst in _offsets(out, geometry):  # overlapping windows accumulate
         dst += g if mask is None else mask[p, q] * g
@@ -299,7 +317,22 @@ def _check4(x, what: str) -> None:
 
 def _max_pool2d(x, kernel_size, stride=None):
     _check4(x, "max_pool2d")
-    slices = [v for _, _, v in _offsets(x, _geometry(x.shape, kernel_size, stride))]
+    geometry = _geometry(x.shape, kernel_size, stride)
+    kh, kw, sh, sw = geometry[:4]
+    if (sh, sw) == (kh, kw) and kw > 1:
+        # Tiles: reduce over kw first (rows of a window are adjacent in memory when
+        # the batch is innermost), then over kh: fewer and longer passes.
+        t = _tiles(x, geometry)
+        rows = np.maximum(t[..., 0], t[..., 1])
+        for q in range(2, kw):
+            np.maximum(rows, t[..., q], out=rows)
+        if kh == 1:
+            return rows[:, :, :, 0]
+        out = np.maximum(rows[:, :, :, 0], rows[:, :, :, 1])
+        for p in range(2, kh):
+            np.maximum(out, rows[:, :, :, p], out=out)
+        return out
+    slices = [v for _, _, v in _offsets(x, geometry)]
     if len(slices) == 1:
         return np.array(slices[0], order="K")
     out = np.maximum(slices[0], slices[1])
@@ -310,30 +343,27 @@ def _max_pool2d(x, kernel_size, stride=None):
 
 def _first_max(x, ans, kernel_size, stride) -> np.ndarray:
     """The mask of each window's first maximum (in row-major window order), where
-    PyTorch sends the gradient. Laid out like x, so the spread is one aligned pass."""
+    PyTorch sends the gradient."""
     geometry = _geometry(x.shape, kernel_size, stride)
     kh, kw, sh, sw, _, _, oh, ow = geometry
     order = _layout(x)
-    taken = None
-    if (sh, sw) == (kh, kw):  # mask[p, q] = the (p, q) offset of a full-size bool image
-        full = _tiles(_zeros(x.shape[:2] + (oh * kh, ow * kw), order, bool, empty=True),
-                      geometry)
-        np.equal(_tiles(x, geometry), ans[:, :, :, None, :, None], out=full)  # one pass
-        mask = full.transpose(3, 5, 0, 1, 2, 4)
+    buf = np.empty((kh, kw) + tuple(ans.shape[a] for a in order), bool)
+    mask = buf.transpose((0, 1) + tuple(2 + a for a in _inverse(order)))
+    if (sh, sw) == (kh, kw):
+        # One pass over x's windows. The mask is window-major: each mask[p, q] is one
+        # contiguous block laid out like x, so the tie-breaking below and the spread
+        # (which multiplies g into it) run over long contiguous stretches.
+        np.equal(_tiles(x, geometry).transpose(3, 5, 0, 1, 2, 4), ans, out=mask)
     else:
-        mask = _zeros((kh, kw) + ans.shape, (0, 1) + tuple(2 + a for a in order), bool,
-                      empty=True)
         for p, q, v in _offsets(x, geometry):
             np.equal(v, ans, out=mask[p, q])
-    for p in range(kh):  # keep only the first hit of each window
-        for q in range(kw):
-            hit = mask[p, q]
-            if taken is None:
-                taken = hit.copy(order="K")
-                continue
-            hit &= ~taken
-            if p < kh - 1 or q < kw - 1:
-                taken |= hit
+    hits = buf.reshape(kh * kw, -1)  # each offset's mask, flat
+    taken = None
+    for k in range(1, len(hits)):  # keep only the first hit of each window
+        earlier = hits[0] if taken is None else taken
+        np.greater(hits[k], earlier, out=hits[k])  # for bools, a > b is a & ~b
+        if k < len(hits) - 1:
+            taken = np.bitwise_or(earlier, hits[k], out=taken)
     return mask
 
 
