@@ -10,15 +10,16 @@ from pathlib import Path
 import autograd_core as ag
 import nn
 import nn.functional as F
-from autograd_core.demo import load_digits
+from nn.experiments.data import load_digits
+from nn.experiments.digits import make_model
 
 HERE = Path(__file__).resolve().parent
 
 
 def digits_step() -> Path:
-    """One training step of the digits MLP, nodes coloured by gradient norm."""
+    """One training step of the digits MLP (the demo's), nodes coloured by gradient norm."""
     ag.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+    model = make_model("mlp")
     x, y, _, _ = load_digits()
     loss = F.cross_entropy(model(ag.tensor(x[:32])), y[:32])
     return ag.viz.render(loss, HERE / "digits_step.svg", model=model, show_grad=True)
