@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test lint bench graphviz clean
+.PHONY: demo test lint bench crosscheck graphviz clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -40,6 +40,12 @@ lint: $(VENV)/.installed
 
 bench: .bench-venv/.installed
 	.bench-venv/bin/python benchmarks/run.py
+
+# The optional cross-checks against PyTorch (skipped by `make test`, which never installs it).
+crosscheck: $(VENV)/.installed .bench-venv/.installed
+	PYTHONPATH=$$(ls -d .bench-venv/lib/python3*/site-packages) $(PY) -m pytest -q \
+	  tests/test_activations.py tests/test_losses.py tests/test_conv.py \
+	  tests/test_optim.py tests/test_lr_scheduler.py
 
 clean:
 	rm -rf $(VENV) .bench-venv build *.egg-info
