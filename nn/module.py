@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_core.tensor import Tensor, to_array
+from autograd_core.tensor import RemovableHandle, Tensor, to_array
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList"]
 
@@ -47,17 +47,6 @@ class Parameter(Tensor):
         out = Parameter(self._data.copy(), self._rg)
         memo[id(self)] = out
         return out
-
-
-class _HookHandle:
-    """Returned by `register_forward_hook`; `.remove()` unregisters the hook."""
-
-    def __init__(self, hooks: list, hook: Callable) -> None:
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self) -> None:
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
 
 
 class Module:
@@ -150,12 +139,12 @@ class Module:
                     out = result
         return out
 
-    def register_forward_hook(self, hook: Callable) -> _HookHandle:
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
         """`hook(module, inputs, output)` runs after forward; it may return a new output."""
         if self._forward_hooks is None:
             object.__setattr__(self, "_forward_hooks", [])
         self._forward_hooks.append(hook)
-        return _HookHandle(self._forward_hooks, hook)
+        return RemovableHandle(self._forward_hooks, hook)
 
     # -- traversal ----------------------------------------------------------
     def named_modules(self, prefix: str = "", memo: set | None = None
