@@ -14,12 +14,11 @@ from typing import Any
 import numpy as np
 
 import autograd_core as ag
-import nn.functional as F
 import optim
 from nn.activation import describe
 from nn.diagnostics import Monitor
 
-from .common import accuracy, markdown, mlp, pyplot, save_figure
+from .common import accuracy, markdown, mlp, pyplot, save_figure, train_epoch
 from .data import load_digits, one_blas_thread
 
 NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus",
@@ -43,18 +42,10 @@ def train_one(activation: str, widths: Sequence[int] = (64, 64, 64, 64, 10),
     history, reached, reached_s, seconds = [], None, None, 0.0
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        order = rng.permutation(len(y))
-        total = 0.0
-        for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
-            loss = F.cross_entropy(net(ag.as_tensor(x[idx])), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
+        loss = train_epoch(net, opt, x, y, batch_size, rng)
         seconds += time.perf_counter() - start  # training time only, not the evaluation
         train_acc = accuracy(net, x, y)
-        history.append({"epoch": epoch, "loss": total / len(y), "train_accuracy": train_acc})
+        history.append({"epoch": epoch, "loss": loss, "train_accuracy": train_acc})
         if reached is None and train_acc >= threshold:
             reached, reached_s = epoch, seconds
     with Monitor(net) as monitor:  # the health of the trained net on all training data

@@ -32,8 +32,31 @@ def mlp(widths: Sequence[int], activation: str) -> nn.Sequential:
 
 
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    with ag.no_grad():
-        return float(np.mean(model(ag.as_tensor(x)).data.argmax(axis=1) == y))
+    """Fraction classified right, in eval mode (no dropout, running BatchNorm stats)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with ag.no_grad():
+            return float(np.mean(model(ag.as_tensor(x)).data.argmax(axis=1) == y))
+    finally:
+        model.train(was_training)
+
+
+def train_epoch(net: nn.Module, opt: Any, x: np.ndarray, y: np.ndarray, batch_size: int,
+                rng: np.random.Generator) -> float:
+    """One pass over (x, y) in shuffled mini-batches of cross-entropy; the mean loss."""
+    import nn.functional as F
+
+    order = rng.permutation(len(y))
+    total = 0.0
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        loss = F.cross_entropy(net(ag.as_tensor(x[idx])), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+    return total / len(order)
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

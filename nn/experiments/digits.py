@@ -14,9 +14,9 @@ import numpy as np
 
 import autograd_core as ag
 import nn
-import nn.functional as F
 import optim
 
+from .common import accuracy, train_epoch
 from .data import load_digits, one_blas_thread
 
 DEFAULTS = {  # model -> (epochs, learning rate) for Adam
@@ -34,14 +34,6 @@ def make_model(kind: str) -> nn.Module:
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 32 x 2 x 2
             nn.Flatten(), nn.Linear(32 * 2 * 2, 10))
     raise ValueError(f"unknown model {kind!r}: use 'mlp' or 'cnn'")
-
-
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    model.eval()
-    with ag.no_grad():
-        pred = model(ag.as_tensor(x)).data.argmax(axis=1)
-    model.train()
-    return float(np.mean(pred == y))
 
 
 def train_digits(model: str = "mlp", epochs: int | None = None, seed: int = 0,
@@ -70,16 +62,7 @@ def _train(model: str, epochs: int, seed: int, progress: bool, batch_size: int,
     start = time.perf_counter()
     bar = _progress(range(1, epochs + 1), progress, model)
     for epoch in bar:
-        order = rng.permutation(len(y_train))
-        total = 0.0
-        for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
-            loss = F.cross_entropy(net(ag.as_tensor(x_train[idx])), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        row = {"epoch": epoch, "loss": total / len(order),
+        row = {"epoch": epoch, "loss": train_epoch(net, opt, x_train, y_train, batch_size, rng),
                "train_accuracy": accuracy(net, x_train, y_train),
                "test_accuracy": accuracy(net, x_test, y_test)}
         history.append(row)

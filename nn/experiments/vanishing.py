@@ -23,7 +23,7 @@ import nn.functional as F
 import optim
 from nn.diagnostics import Monitor
 
-from .common import accuracy, markdown, mlp, pyplot, save_figure
+from .common import accuracy, markdown, mlp, pyplot, save_figure, train_epoch
 from .data import load_digits, one_blas_thread
 
 DEFAULT_CONFIGS = (("sigmoid", "default"), ("tanh", "default"), ("relu", "default"),
@@ -68,13 +68,7 @@ def train_one(activation: str, init: str = "default",
 
     records = [measure(0)]
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(y))
-        for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
-            loss = F.cross_entropy(net(ag.as_tensor(x[idx])), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        train_epoch(net, opt, x, y, batch_size, rng)
         records.append(measure(epoch))
     speeds = np.array([[r["speed"][h] for h in hidden] for r in records])
     return {"activation": activation, "init": init, "layers": hidden, "speeds": speeds,
