@@ -78,3 +78,17 @@ def test_example_script_is_a_thin_wrapper(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "| activation |" in out and (tmp_path / "relu_vs_tanh.png").exists()
     sys.modules.pop("relu_vs_tanh", None)
+
+
+def test_accuracy_evaluates_in_eval_mode_and_restores_the_mode():
+    import nn
+    from nn.experiments.common import accuracy
+
+    net = nn.Sequential(nn.Linear(4, 3), nn.Dropout(0.9))
+    x, y = np.random.default_rng(0).standard_normal((50, 4)), np.arange(50) % 3
+    first = accuracy(net, x, y)
+    assert all(accuracy(net, x, y) == first for _ in range(5))  # no dropout noise
+    assert net.training
+    net.eval()
+    accuracy(net, x, y)
+    assert not net.training
