@@ -109,10 +109,4 @@ def defcomposite(name: str, fn: Callable, sample: Callable) -> Callable:
     return fn
 
 
-def helper(name: str, np_fn: Callable, tensor_fn: Callable) -> None:
-    """A name rules may call that is not an op itself (composed of ops)."""
-    setattr(NP, name, np_fn)
-    setattr(T, name, tensor_fn)
-
-
 from .tensor import apply  # noqa: E402  (the dispatcher lives beside the Tensor)
