@@ -11,6 +11,7 @@ from typing import Any
 class _State(threading.local):
     enabled = True  # class attributes: the defaults every new thread sees
     anomaly = False  # anomaly mode: check every value, record where ops were made
+    transform_depth = 0  # how many transforms (ag.grad, ...) are evaluating their function
 
 
 STATE = _State()

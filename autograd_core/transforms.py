@@ -20,10 +20,8 @@ import numpy as np
 
 from .creation import tensor
 from .engine import backward
-from .grad_mode import enable_grad
+from .grad_mode import STATE, enable_grad
 from .tensor import Tensor, _make, to_array
-
-_depth = [0]  # how many transforms are evaluating their function right now
 
 
 def gradients(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
@@ -47,7 +45,7 @@ def gradients(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tens
 
 
 def _nested(args: Sequence[Any]) -> bool:
-    return _depth[0] > 0 or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+    return STATE.transform_depth > 0 or any(isinstance(a, Tensor) and a.requires_grad for a in args)
 
 
 def _as_input(x: Any) -> Tensor:
@@ -63,12 +61,12 @@ def _as_input(x: Any) -> Tensor:
 
 
 def _call(f: Callable, args: list) -> Any:
-    _depth[0] += 1
+    STATE.transform_depth += 1
     try:
         with enable_grad():
             return f(*args)
     finally:
-        _depth[0] -= 1
+        STATE.transform_depth -= 1
 
 
 def _zeros_for(grads: Sequence, inputs: Sequence[Tensor]) -> tuple:
@@ -142,11 +140,11 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     out, vjp_fn = vjp(f, *primals)
     u = _make(np.zeros_like(out.data), None).requires_grad_()
     with enable_grad():
-        _depth[0] += 1
+        STATE.transform_depth += 1
         try:
             pulled = vjp_fn(u)  # J^T u, a graph that is linear in u
         finally:
-            _depth[0] -= 1
+            STATE.transform_depth -= 1
     pairs = [(p, to_array(t, p.dtype)) for p, t in zip(pulled, tangents, strict=True)
              if p.requires_grad]
     if not pairs:
