@@ -194,3 +194,13 @@ def test_embedding_lookup_and_repeated_indices_accumulate():
         small(np.array([0.5]))
     w = f64(np.random.default_rng(6), 4, 2)
     assert ag.gradgradcheck(lambda w: F.embedding(np.array([0, 3, 0]), w) ** 2, (w,))
+
+
+def test_linear_and_conv_shape_errors_name_the_op_and_shapes():
+    import autograd_core as ag
+    import nn
+
+    with pytest.raises(ValueError, match=r"linear: the input has 5 features .*\(4, 3\)"):
+        nn.Linear(3, 4)(ag.ones(2, 5))
+    with pytest.raises(ValueError, match=r"conv2d: .*\(2, 1, 8, 8\) and \(4, 3, 3, 3\)"):
+        nn.Conv2d(3, 4, 3)(ag.ones(2, 1, 8, 8))

@@ -169,7 +169,7 @@ defop("fold", _fold,
 # -- conv2d: one node, one (o, c*kh*kw) @ (c*kh*kw, oh*ow*n) product -----------------
 def _conv2d(x, weight, bias=None, stride=1, padding=0):
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
-        raise ValueError(f"conv2d expects input (N, C, H, W) and weight (O, C, kh, kw) "
+        raise ValueError(f"expects input (N, C, H, W) and weight (O, C, kh, kw) "
                          f"with the same C, got {x.shape} and {weight.shape}")
     o, c, kh, kw = weight.shape
     windows = _windows(x, _geometry(x.shape, (kh, kw), stride, padding))

@@ -25,6 +25,11 @@ __all__ = ["linear", "dropout", "batch_norm", "layer_norm", "embedding", "flatte
 
 # -- linear: y = x W^T + b, for x of shape (..., in) ---------------------------------
 def _linear(x, weight, bias=None):
+    if np.shape(x)[-1:] != weight.shape[1:]:
+        got = np.shape(x)[-1] if np.ndim(x) else "no"
+        raise ValueError(f"the input has {got} features (last axis) but the weight "
+                         f"{weight.shape} = (out_features, in_features) expects "
+                         f"{weight.shape[1]}")
     out = np.matmul(x, weight.T)
     if bias is not None:
         out += bias  # out is fresh: add in place, no second array
