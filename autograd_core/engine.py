@@ -89,9 +89,11 @@ def _run_hooks(hooks: list, g, create: bool):
 
 def backward(roots: Sequence[Tensor], gradients: Sequence[Any], retain: bool,
              create: bool, inputs: Sequence[Tensor] | None = None,
-             observer: Callable[[Any, Any], None] | None = None) -> list | None:
+             observer: Callable[[Any, Any], None] | None = None,
+             accumulate: bool = True) -> list | None:
     """Backpropagate from `roots`. With `inputs`, return their gradients instead
-    of accumulating into leaves' `.grad` (this is `ag.gradients`).
+    of accumulating into leaves' `.grad` (this is `ag.gradients`); with
+    `accumulate=False` and no inputs, compute every gradient and keep none.
 
     `observer(node_or_leaf, gradient)`, when given, sees every node's summed
     gradient (and every leaf's) as it is computed: graph export and training
@@ -99,11 +101,11 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any], retain: bool,
     """
     if create:
         with enable_grad():
-            return _backward(roots, gradients, retain, True, inputs, observer)
-    return _backward(roots, gradients, retain, False, inputs, observer)
+            return _backward(roots, gradients, retain, True, inputs, observer, accumulate)
+    return _backward(roots, gradients, retain, False, inputs, observer, accumulate)
 
 
-def _backward(roots, gradients, retain, create, inputs, observer):
+def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
     xp = T if create else NP
     leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, gradient]
     given = set()
@@ -121,7 +123,7 @@ def _backward(roots, gradients, retain, create, inputs, observer):
     captured: dict[int, Any] = {}
     anomaly = STATE.anomaly
     order = _topo_order(root_nodes)
-    masks = _prune(order, inputs) if inputs else None  # inputs=[]: every gradient, kept nowhere
+    masks = None if inputs is None else _prune(order, inputs)
     for node in order:
         g = node.g
         if g is None:
@@ -185,7 +187,8 @@ def _backward(roots, gradients, retain, create, inputs, observer):
             observer(leaf, g)
     if wanted is not None:
         return _collect(inputs, captured, leaf_grads)
-    _accumulate_leaves(leaf_grads, given, create)
+    if accumulate:
+        _accumulate_leaves(leaf_grads, given, create)
     return None
 
 

@@ -53,17 +53,16 @@ class Op:
         self.params = tuple(names[max(nin, 0):])
 
     def __call__(self, *args: Any, **params: Any):
-        if self.nin < 0:  # variadic: every positional argument is an input
-            pass
-        elif len(args) > self.nin:
+        if 0 <= self.nin != len(args):  # variadic ops (nin < 0) take every positional
+            if len(args) < self.nin:
+                raise TypeError(f"{self.name}() needs {self.nin} tensor inputs, "
+                                f"got {len(args)}")
             extra = args[self.nin:]
             if len(extra) > len(self.params):
                 raise TypeError(f"{self.name}() takes {self.nin + len(self.params)} "
                                 f"arguments, got {len(args)}")
-            params.update(zip(self.params, extra, strict=False))
+            params.update(zip(self.params, extra))
             args = args[: self.nin]
-        elif len(args) < self.nin:
-            raise TypeError(f"{self.name}() needs {self.nin} tensor inputs, got {len(args)}")
         for key in params:
             if key not in self.params:
                 raise TypeError(f"{self.name}() got an unexpected keyword argument "

@@ -103,7 +103,7 @@ def gradient_norms(outputs: Tensor | Sequence[Tensor]) -> dict[int, float]:
     try:
         if roots:
             backward(roots, [None if o.size == 1 else np.ones_like(o.data) for o in roots],
-                     retain=True, create=False, inputs=[], observer=observe)
+                     retain=True, create=False, observer=observe, accumulate=False)
     finally:
         for n, hooks, retained in saved:
             n.hooks, n.retained = hooks, retained

@@ -7,7 +7,15 @@ softmax cross-entropy, SGD lr 0.01. Same weights and batch for every engine.
 from __future__ import annotations
 
 import numpy as np
-from harness import FLOOR, Case, FloorError, load_nn, rel_err
+from harness import (
+    FLOOR,
+    Case,
+    FloorError,
+    HandWrittenSGD,
+    central_difference_error,
+    load_nn,
+    rel_err,
+)
 from numpy.lib.stride_tricks import sliding_window_view
 
 N, C, LR = 64, 8, 0.01
@@ -38,12 +46,14 @@ def im2col(x, xp, cols):
     return cols
 
 
-class NumpyCNN:
+class NumpyCNN(HandWrittenSGD):
     """Hand-written forward and backward in channel-major layout, buffers reused.
 
     conv output z is (C, 4, 16n): channel, position in the pooling window,
     (ho, wo, n). Pooled features (C*16, n) are then in PyTorch's flatten order.
     """
+
+    lr = LR
 
     def __init__(self, params, n):
         wc, bc, wl, bl = (p.copy() for p in params)
@@ -102,12 +112,6 @@ class NumpyCNN:
         np.sum(gz, axis=1, out=gbc)
         return loss
 
-    def step(self, x, y) -> float:
-        loss = self.forward_backward(x, y)
-        for p, g in zip(self.params, self.grads, strict=True):
-            g *= LR
-            p -= g
-        return loss
 
 
 def check() -> str:
@@ -140,18 +144,7 @@ def _check_central_difference(eps=1e-6) -> str:
     rng = np.random.default_rng(6)
     params, (x, y) = init_params(rng, np.float64), batch(2, rng, np.float64)
     floor = NumpyCNN(params, len(x))
-    floor.forward_backward(x, y)
-    err = 0.0
-    for p, g in zip(floor.params, [g.copy() for g in floor.grads], strict=True):
-        numeric = np.empty_like(p)
-        for i in np.ndindex(p.shape):
-            old = p[i]
-            p[i] = old + eps
-            up = floor.forward_backward(x, y)
-            p[i] = old - eps
-            numeric[i] = (up - floor.forward_backward(x, y)) / (2 * eps)
-            p[i] = old
-        err = max(err, rel_err(g, numeric))
+    err = central_difference_error(floor, x, y, eps)
     if not err <= 1e-4:
         raise FloorError(f"cnn floor differs from central differences by {err:.3g}")
     return f"cnn floor matches central differences (batch 2) to {err:.1e} relative"

@@ -143,6 +143,36 @@ def _machine_busy_seconds() -> float | None:
 # ---------------------------------------------------------------- timing
 
 
+class HandWrittenSGD:
+    """Mixin of the numpy floors: `forward_backward` fills `grads`; a step applies SGD."""
+
+    lr = 0.01
+
+    def step(self, x, y) -> float:
+        loss = self.forward_backward(x, y)
+        for p, g in zip(self.params, self.grads, strict=True):
+            g *= self.lr  # in place: the floor allocates nothing per step
+            p -= g
+        return loss
+
+
+def central_difference_error(floor, x, y, eps: float = 1e-6) -> float:
+    """Largest relative error of a floor's gradients against central differences."""
+    floor.forward_backward(x, y)
+    err = 0.0
+    for p, g in zip(floor.params, [g.copy() for g in floor.grads], strict=True):
+        numeric = np.empty_like(p)
+        for i in np.ndindex(p.shape):
+            old = p[i]
+            p[i] = old + eps
+            up = floor.forward_backward(x, y)
+            p[i] = old - eps
+            numeric[i] = (up - floor.forward_backward(x, y)) / (2 * eps)
+            p[i] = old
+        err = max(err, rel_err(g, numeric))
+    return err
+
+
 def rel_err(result, reference) -> float:
     """Largest absolute difference, relative to the reference's largest entry."""
     a, b = np.asarray(result, np.float64), np.asarray(reference, np.float64)

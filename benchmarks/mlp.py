@@ -8,7 +8,15 @@ init, drawn once) and the same batch; each step returns the loss.
 from __future__ import annotations
 
 import numpy as np
-from harness import FLOOR, Case, FloorError, load_nn, rel_err
+from harness import (
+    FLOOR,
+    Case,
+    FloorError,
+    HandWrittenSGD,
+    central_difference_error,
+    load_nn,
+    rel_err,
+)
 
 SIZES = (784, 256, 256, 10)
 LR = 0.01
@@ -28,8 +36,10 @@ def batch(sizes, n, rng, dtype=np.float32):
     return rng.standard_normal((n, sizes[0])).astype(dtype), rng.integers(0, sizes[-1], n)
 
 
-class NumpyMLP:
+class NumpyMLP(HandWrittenSGD):
     """Hand-written forward and backward, every buffer allocated once."""
+
+    lr = LR
 
     def __init__(self, params, n):
         self.params = [p.copy() for p in params]
@@ -71,12 +81,6 @@ class NumpyMLP:
                 g = self.dz[i - 1]
         return loss
 
-    def step(self, x, y) -> float:
-        loss = self.forward_backward(x, y)
-        for p, g in zip(self.params, self.grads, strict=True):
-            g *= LR
-            p -= g
-        return loss
 
 
 def check() -> str:
@@ -111,20 +115,7 @@ def _check_central_difference(eps=1e-6) -> str:
     sizes = (6, 5, 5, 3)
     params, (x, y) = init_params(sizes, rng, np.float64), batch(sizes, 4, rng, np.float64)
     floor = NumpyMLP(params, len(x))
-    floor.forward_backward(x, y)
-    analytic = [g.copy() for g in floor.grads]
-    err = 0.0
-    for p, g in zip(floor.params, analytic, strict=True):
-        numeric = np.empty_like(p)
-        for i in np.ndindex(p.shape):
-            old = p[i]
-            p[i] = old + eps
-            up = floor.forward_backward(x, y)
-            p[i] = old - eps
-            down = floor.forward_backward(x, y)
-            p[i] = old
-            numeric[i] = (up - down) / (2 * eps)
-        err = max(err, rel_err(g, numeric))
+    err = central_difference_error(floor, x, y, eps)
     if not err <= 1e-4:
         raise FloorError(f"mlp floor differs from central differences by {err:.3g}")
     return f"mlp floor matches central differences (6-5-5-3) to {err:.1e} relative"
