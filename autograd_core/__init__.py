@@ -6,7 +6,7 @@
     x.grad  # tensor([2., 4., 6.])
 """
 
-from . import ops, viz  # noqa: F401  (importing ops registers every op)
+from . import allocator, ops, viz  # noqa: F401  (importing ops registers every op)
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .creation import (
     arange,

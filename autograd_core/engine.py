@@ -119,22 +119,28 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
         else:
             root_nodes.append(node)
             node.g = g if node.g is None else node.g + g
+            node.owned = False  # the caller's gradient
     wanted = _wanted(inputs)
     captured: dict[int, Any] = {}
     anomaly = STATE.anomaly
     order = _topo_order(root_nodes)
     masks = None if inputs is None else _prune(order, inputs)
+    # Gradients from `fresh` ops are the engine's own unless someone else sees them.
+    may_own = not create and observer is None
     for node in order:
         g = node.g
         if g is None:
             continue
         node.g = None
+        owned = node.owned
         if node.hooks is not None or node.retained is not None:
             g = _node_hooks(node, g, create)
+            owned = False  # a hook may keep it
         if observer is not None:
             observer(node, g)
         if wanted is not None and id(node) in wanted:
             captured[id(node)] = g
+            owned = False
         op = node.op
         parents = node.parents
         args = node.args
@@ -147,7 +153,8 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
             ans = node.ans
             inputs_now = args
         kw = node.kw
-        vjps = op.vjps
+        vjps = op.vjps_owned if owned else op.vjps
+        fresh = may_own and op.fresh
         follow = None if masks is None else masks[id(node)]
         if vjps is None:
             needs = tuple(p is not None for p in parents) if follow is None else follow
@@ -178,8 +185,10 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
                 _add_leaf(leaf_grads, p, gi)
             elif pnode.g is None:
                 pnode.g = gi
+                pnode.owned = fresh
             else:
                 pnode.g = pnode.g + gi
+                pnode.owned = may_own
         if not retain:
             node.args = node.ans = node.parents = node.kw = None
     if observer is not None:

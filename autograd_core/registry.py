@@ -36,13 +36,17 @@ OP = SimpleNamespace()  # name -> Op object, for the Tensor's hot dunder methods
 class Op:
     """One registered op. Calling it applies it to Tensors (or arrays)."""
 
-    __slots__ = ("name", "forward", "vjps", "vjp", "nin", "params", "sample",
-                 "linear", "doc", "__weakref__")
+    __slots__ = ("name", "forward", "vjps", "vjps_owned", "vjp", "nin", "params", "sample",
+                 "linear", "fresh", "doc", "__weakref__")
 
-    def __init__(self, name, forward, vjps, vjp, nin, sample, linear, doc):
+    def __init__(self, name, forward, vjps, vjp, nin, sample, linear, doc, fresh=False,
+                 inplace=None):
         self.name = name
         self.forward = forward  # ndarrays -> ndarray
         self.vjps = vjps  # tuple of per-input rules (None: not differentiable), or None
+        # The rules to use when the engine owns g: the in-place variant, if any.
+        self.vjps_owned = (inplace,) if inplace is not None else vjps
+        self.fresh = fresh  # every gradient it returns is a new array (plain pass)
         self.vjp = vjp  # or one rule for all inputs: -> tuple of gradients
         self.nin = nin  # number of Tensor inputs; the rest of the signature are params
         self.sample = sample
@@ -76,7 +80,7 @@ class Op:
 def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable,
           vjp: Callable | None = None, nin: int | None = None, linear: bool = False,
           np_fn: Callable | None = None, public: Callable | None = None,
-          doc: str = "") -> Op:
+          fresh: bool = False, inplace: Callable | None = None, doc: str = "") -> Op:
     """Register an op: forward on arrays, one gradient rule per input, a sampler.
 
     ``vjps[i](xp, g, ans, *inputs, **params)`` is the gradient for input i.
@@ -84,6 +88,13 @@ def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable
     ``vjp(xp, g, ans, inputs, needs, **params) -> tuple``. ``np_fn`` and
     ``public`` override the NP/T entries when the public signature is not the
     forward's (a sequence argument, for example).
+
+    Two promises let the plain backward pass skip an allocation per node, as a
+    hand-written loop would. ``fresh=True``: the rules always return new arrays,
+    sharing memory with nothing (so the engine owns the gradients it passes on).
+    ``inplace``: for a one-input op, the rule rewritten to overwrite g, which the
+    engine calls instead when it owns g (a 0-d g may be an immutable numpy
+    scalar: numpy returns those). The gradient tests check both promises.
     """
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
@@ -91,8 +102,10 @@ def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable
         raise ValueError(f"op {name!r} needs a sample domain for its gradient checks")
     if vjp is None and not vjps:
         raise ValueError(f"op {name!r} has no gradient rule")
+    if inplace is not None and len(vjps) != 1:
+        raise ValueError(f"op {name!r}: only a one-input op can have an in-place rule")
     op = Op(name, forward, vjps or None, vjp, len(vjps) if nin is None else nin,
-            sample, linear, doc)
+            sample, linear, doc, fresh, inplace)
     REGISTRY[name] = op
     setattr(OP, name, op)
     setattr(NP, name, np_fn or forward)

@@ -28,10 +28,11 @@ class Node:
 
     `parents[i]` is the input Tensor when it requires grad, else None;
     `args` are the forward's input arrays, `ans` its output. Backward frees
-    `args`, `ans` and `parents` unless the graph is retained.
+    `args`, `ans` and `parents` unless the graph is retained. `owned` says
+    whether the engine may overwrite `g` (it is set whenever `g` is).
     """
 
-    __slots__ = ("op", "parents", "args", "kw", "ans", "seq", "g", "hooks",
+    __slots__ = ("op", "parents", "args", "kw", "ans", "seq", "g", "owned", "hooks",
                  "retained", "site", "__weakref__")
 
     def __init__(self, op, parents, args, kw, ans):

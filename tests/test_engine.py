@@ -269,3 +269,77 @@ def test_prod_gradient_at_zeros():
         warnings.simplefilter("error")
         x.prod(axis=1).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [[0, 6, 0], [0, 0, 0], [8, 4, 2]])
+
+
+# -- gradients the engine owns: relu overwrites its g only when no one else sees it --
+def _two_layers(seed=0):
+    from nn import functional as F
+
+    rng = np.random.default_rng(seed)
+    x = ag.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+    w1, w2 = (ag.tensor(rng.standard_normal(s), requires_grad=True) for s in [(3, 4), (2, 3)])
+    r = F.relu(F.linear(x, w1))
+    return x, w1, w2, r, F.linear(r, w2).sum()
+
+
+def _by_hand(x, w1, w2):
+    """d sum(relu(x w1^T) w2^T) by hand: g_r = 1 w2, then the relu mask, then w1."""
+    h = x.data @ w1.data.T
+    g_r = np.ones((len(h), 2)) @ w2.data
+    g_h = g_r * (h > 0)
+    return g_r, g_h @ w1.data, g_h.T @ x.data
+
+
+def test_owned_gradients_give_the_hand_derived_values():
+    x, w1, w2, r, loss = _two_layers()
+    loss.backward()
+    g_r, g_x, g_w1 = _by_hand(x, w1, w2)
+    np.testing.assert_allclose(x.grad.data, g_x, rtol=1e-12)
+    np.testing.assert_allclose(w1.grad.data, g_w1, rtol=1e-12)
+
+
+def test_a_hook_keeps_the_gradient_it_was_shown():
+    x, w1, w2, r, loss = _two_layers()
+    seen = []
+    r.register_hook(seen.append)
+    loss.backward()
+    g_r, g_x, _ = _by_hand(x, w1, w2)
+    np.testing.assert_allclose(seen[0].data, g_r, rtol=1e-12)  # not masked by relu's rule
+    np.testing.assert_allclose(x.grad.data, g_x, rtol=1e-12)
+
+
+def test_gradients_asked_for_are_not_overwritten():
+    x, w1, w2, r, loss = _two_layers()
+    g_r_got, g_x_got = ag.gradients(loss, [r, x])
+    g_r, g_x, _ = _by_hand(x, w1, w2)
+    np.testing.assert_allclose(g_r_got.data, g_r, rtol=1e-12)
+    np.testing.assert_allclose(g_x_got.data, g_x, rtol=1e-12)
+
+
+def test_retained_gradient_is_not_overwritten():
+    x, w1, w2, r, loss = _two_layers()
+    r.retain_grad()
+    loss.backward()
+    np.testing.assert_allclose(r.grad.data, _by_hand(x, w1, w2)[0], rtol=1e-12)
+
+
+def test_a_caller_gradient_is_never_overwritten():
+    from nn import functional as F
+
+    x = ag.tensor([-1.0, 2.0, 3.0], requires_grad=True)
+    seed = np.array([5.0, 6.0, 7.0])
+    F.relu(x).backward(seed)
+    np.testing.assert_array_equal(seed, [5.0, 6.0, 7.0])
+    np.testing.assert_array_equal(x.grad.data, [0.0, 6.0, 7.0])
+
+
+def test_relu_after_relu_of_a_scalar():
+    from nn import functional as F
+
+    # the outer rule returns a 0-d numpy scalar, immutable: the in-place rule copes
+    x = ag.tensor(2.0, requires_grad=True)
+    F.relu(F.relu(x) * 1.0).backward()
+    assert x.grad.item() == 1.0
+    y = ag.tensor(2.0, requires_grad=True)
+    F.relu(F.relu(y)).backward()
+    assert y.grad.item() == 1.0

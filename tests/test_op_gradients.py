@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from op_cases import all_names, case
 
 import autograd_core as ag
+from autograd_core.engine import unbroadcast
 from autograd_core.gradcheck import check, grad_function
-from autograd_core.registry import REGISTRY, defop
+from autograd_core.registry import NP, REGISTRY, defop
 
 NAMES = all_names()
 seeds = st.integers(0, 2**32 - 1)
@@ -74,6 +75,48 @@ def test_gradients_do_not_alias(name):
         for x in inputs:
             if isinstance(x, ag.Tensor):
                 assert not np.shares_memory(a, x.data)
+
+
+PROMISING = sorted(n for n, op in REGISTRY.items() if op.fresh or op.vjps_owned is not op.vjps)
+
+
+def _plain_rules(op, args, params, g, ans) -> list:
+    """Each input's gradient from the op's rules on ndarrays, shaped like the input
+    as the engine shapes it (None where there is no gradient)."""
+    needs = tuple(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in args)
+    if op.vjps is None:
+        grads = op.vjp(NP, g, ans, args, needs, **params)
+    else:
+        grads = [rule(NP, g, ans, *args, **params) if need and rule else None
+                 for rule, need in zip(op.vjps, needs)]
+    return [None if gi is None else unbroadcast(NP, gi, np.shape(a))
+            for gi, a in zip(grads, args)]
+
+
+@pytest.mark.parametrize("name", PROMISING)
+@given(seed=seeds)
+def test_fresh_and_in_place_rules_keep_their_promises(name, seed):
+    """`fresh`: every gradient is new memory, shared with nothing the rule saw.
+    `inplace`: it computes what the plain rule computes, into g."""
+    op, rng = REGISTRY[name], np.random.default_rng(seed)
+    args, params = op.sample(rng)
+    args = tuple(np.array(a, np.float64) if np.asarray(a).dtype.kind == "f" else a
+                 for a in args)
+    ans = np.asarray(op.forward(*args, **params))
+    g = rng.standard_normal(ans.shape)
+    grads = _plain_rules(op, args, params, g, ans)
+    if op.fresh:
+        seen = [g, ans] + [a for a in args if isinstance(a, np.ndarray)]
+        live = [gi for gi in grads if gi is not None]
+        for i, gi in enumerate(live):
+            assert gi.flags.writeable or gi.ndim == 0, name  # a 0-d result: a numpy scalar
+            for other in seen + live[i + 1:]:
+                assert not np.shares_memory(gi, other), name
+    if op.vjps_owned is not op.vjps:
+        mine = g.copy()
+        result = op.vjps_owned[0](NP, mine, ans, *args, **params)
+        assert np.shares_memory(result, mine) or mine.ndim == 0, f"{name} allocated"
+        np.testing.assert_array_equal(result, grads[0])
 
 
 def test_every_op_declares_a_domain():

@@ -214,7 +214,7 @@ def _sample_conv2d(rng):
     return (s.values(rng, (n, c, h, w)), weight, bias), params
 
 
-defop("conv2d", _conv2d, vjp=_conv2d_grads, nin=3, sample=_sample_conv2d)
+defop("conv2d", _conv2d, vjp=_conv2d_grads, nin=3, fresh=True, sample=_sample_conv2d)
 
 
 # -- pooling through offset slices --------------------------------------------------
@@ -390,7 +390,7 @@ def _avg_pool2d_grad(xp, g, ans, x, kernel_size, stride=None):
                             stride=stride, order=_layout(x))
 
 
-defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True,
+defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True, fresh=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng, True)))
 defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng)))

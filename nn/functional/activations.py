@@ -51,7 +51,9 @@ def _params(rng: np.random.Generator, **choices: tuple) -> dict:
 # relu(x) = max(x, 0); relu'(0) = 0.
 _RELU = defop("relu", lambda x: np.maximum(x, 0),
               lambda xp, g, ans, x: g * (ans > 0),
-              sample=s.unary(s.NONZERO), linear=True)
+              inplace=lambda xp, g, ans, x:
+                  np.multiply(g, ans > 0, out=g) if g.ndim else g * (ans > 0),
+              fresh=True, sample=s.unary(s.NONZERO), linear=True)
 
 
 def relu(x: Any) -> Tensor:
