@@ -452,3 +452,20 @@ def test_against_pytorch(reduction):
         la.sum().backward()
         lb.sum().backward()
         np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_ignore_index_out_of_the_class_range_ignores_nothing():
+    # With ignore_index outside [0, C) and every target a class, the op is told that
+    # nothing is ignored (no per-call search); the values must not change.
+    rng = np.random.default_rng(0)
+    x = ag.tensor(rng.standard_normal((6, 4)), requires_grad=True)
+    t = np.array([0, 3, 1, 1, 2, 0])
+    F.cross_entropy(x, t, ignore_index=-100).backward()
+    g_default = x.grad.data.copy()
+    x.grad = None
+    F.cross_entropy(x, t, ignore_index=4).backward()  # == C: out of range, allowed
+    np.testing.assert_array_equal(x.grad.data, g_default)
+    x.grad = None
+    kept = F.cross_entropy(x, t, ignore_index=1)  # in range: rows 2 and 3 drop out
+    expected = F.cross_entropy(x[np.array([0, 1, 4, 5])], t[[0, 1, 4, 5]])
+    assert kept.item() == pytest.approx(expected.item(), rel=1e-12)

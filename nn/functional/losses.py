@@ -183,7 +183,9 @@ def _class_axis_view(x, target):
 
 
 def _check_classes(name: str, logits_shape: tuple, target: np.ndarray,
-                   ignore_index: int) -> None:
+                   ignore_index: int) -> int | None:
+    """Raise on a target that is neither a class nor ignore_index; return
+    ignore_index, or None when no target can equal it (the ops skip that test)."""
     if not logits_shape:
         raise ValueError(f"{name}: input must have a class axis, got shape ()")
     want = logits_shape[:1] + logits_shape[2:] if len(logits_shape) >= 2 else ()
@@ -198,6 +200,8 @@ def _check_classes(name: str, logits_shape: tuple, target: np.ndarray,
             raise IndexError(f"{name}: target class {bad.flat[0]} is out of range for "
                              f"{n} classes (input shape {logits_shape}, target shape "
                              f"{target.shape})")
+        return ignore_index
+    return ignore_index if 0 <= ignore_index < n else None
 
 
 def _check_weight(name: str, weight: Any, logits_shape: tuple) -> None:
@@ -217,8 +221,8 @@ def _class_weights(shape: tuple, dtype, target: np.ndarray, weight, ignore_index
     a and B are None in the plain case: no weights, no smoothing, nothing ignored.
     """
     t = target[:, None] if target.ndim == 1 else np.expand_dims(target, 1)
-    valid = t != ignore_index
-    all_valid = bool(valid.all())
+    valid = True if ignore_index is None else t != ignore_index
+    all_valid = ignore_index is None or bool(valid.all())
     if weight is None and not smoothing and all_valid:
         return None, None, t, float(t.size)
     safe = t if all_valid else np.where(valid, t, 0)
@@ -250,9 +254,11 @@ def _classes(n: int) -> np.ndarray:
 
 
 def _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction) -> bool:
-    """The classifier's everyday case: (N, C) logits, every target counted with weight 1."""
+    """The classifier's everyday case: (N, C) logits, every target counted with weight 1.
+    (ignore_index None: the caller knows no target is ignored.)"""
     return (weight is None and not label_smoothing and logits.ndim == 2
-            and reduction != "none" and not (target == ignore_index).any())
+            and reduction != "none"
+            and (ignore_index is None or not (target == ignore_index).any()))
 
 
 def _xent(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
@@ -311,7 +317,7 @@ def _sample_xent(rng):
 
 def _params_xent(rng, c):
     return {"weight": rng.uniform(0.5, 2.0, c) if rng.random() < 0.4 else None,
-            "ignore_index": 1 if rng.random() < 0.3 else -100,
+            "ignore_index": [1, -100, None][int(rng.choice(3, p=[0.3, 0.4, 0.3]))],
             "label_smoothing": 0.2 if rng.random() < 0.4 else 0.0,
             "reduction": _REDUCTIONS[int(rng.integers(3))]}
 
@@ -344,10 +350,10 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class indices or float "
                         f"class probabilities, got dtype {t.dtype}")
-    _check_classes("cross_entropy", shape, t, ignore_index)
+    ignored = _check_classes("cross_entropy", shape, t, ignore_index)
     _check_weight("cross_entropy", weight, shape)
     x, t = _class_axis_view(input, t)
-    loss = _XENT(x, t, weight=weight, ignore_index=ignore_index,
+    loss = _XENT(x, t, weight=weight, ignore_index=ignored,
                  label_smoothing=label_smoothing, reduction=reduction)
     return ag.reshape(loss, ()) if reduction == "none" and len(shape) < 2 else loss
 
@@ -383,11 +389,11 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     if t.dtype.kind not in "iu":
         raise TypeError(f"nll_loss: target must hold integer class indices, got dtype "
                         f"{t.dtype}")
-    _check_classes("nll_loss", shape, t, ignore_index)
+    ignored = _check_classes("nll_loss", shape, t, ignore_index)
     _check_weight("nll_loss", weight, shape)
     x, t = _class_axis_view(input, t)
     a, _, safe, denominator = _class_weights(_shape(x), _data(x).dtype, t, weight,
-                                             ignore_index, 0.0)
+                                             ignored, 0.0)
     loss = -ag.take_along_axis(x, safe, axis=1)
     if a is not None:
         loss = loss * a  # a = w_t, 0 where ignored
@@ -404,6 +410,8 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
 def _sample_nll(rng):
     (x, t), p = _sample_xent(rng)
     del p["label_smoothing"]
+    if p["ignore_index"] is None:  # the op's "nothing ignored"; the public default here
+        p["ignore_index"] = -100
     return (_log_softmax(x, axis=1), t), p
 
 
