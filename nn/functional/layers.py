@@ -7,7 +7,6 @@ from the parts.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from autograd_core import random as _random
 from autograd_core import sampling as s
+from autograd_core.ops.linalg import column_sums
 from autograd_core.registry import OP, defcomposite, defop
 from autograd_core.tensor import Tensor, apply
 
@@ -50,17 +50,7 @@ def _linear_dw(xp, g, ans, x, weight, bias=None):
 
 
 def _linear_db(xp, g, ans, x, weight, bias=None):
-    # The column sums of g, as a product with ones: BLAS beats np.sum over axis 0
-    # (2.5x at 1024 x 256), and sums no less accurately (np.sum is not pairwise there).
-    g2 = xp.reshape(g, (-1, weight.shape[0]))
-    return xp.matmul(_ones(g2.shape[0], g2.dtype), g2)
-
-
-@functools.lru_cache(maxsize=64)
-def _ones(n: int, dtype) -> np.ndarray:
-    ones = np.ones(n, dtype)
-    ones.flags.writeable = False
-    return ones
+    return column_sums(xp, xp.reshape(g, (-1, weight.shape[0])))
 
 
 def _sample_linear(rng):
