@@ -343,3 +343,14 @@ def test_relu_after_relu_of_a_scalar():
     y = ag.tensor(2.0, requires_grad=True)
     F.relu(F.relu(y)).backward()
     assert y.grad.item() == 1.0
+
+
+def test_a_gradient_shared_by_two_inputs_is_not_overwritten():
+    from nn import functional as F
+
+    # add hands the same g to both inputs; relu must not mask the other's copy
+    x = ag.tensor([-1.0, 2.0, -3.0], requires_grad=True)
+    y = ag.tensor([1.0, 1.0, 1.0], requires_grad=True)
+    ((F.relu(x) + y * 1.0) * 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(y.grad.data, [2.0, 2.0, 2.0])

@@ -393,5 +393,5 @@ def _avg_pool2d_grad(xp, g, ans, x, kernel_size, stride=None):
 
 defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True, fresh=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng, True)))
-defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True,
+defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True, fresh=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng)))

@@ -25,7 +25,7 @@ defop("subtract", np.subtract,
 defop("multiply", np.multiply,
       lambda xp, g, ans, a, b: g * b,
       lambda xp, g, ans, a, b: g * a,
-      sample=s.binary())
+      fresh=True, sample=s.binary())
 defop("divide", np.divide,
       lambda xp, g, ans, a, b: g / b,
       lambda xp, g, ans, a, b: -g * ans / b,
