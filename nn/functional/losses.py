@@ -39,7 +39,7 @@ def _data(x: Any) -> np.ndarray:
 
 
 def _shape(x: Any) -> tuple:
-    return tuple(np.shape(_data(x)))
+    return _data(x).shape
 
 
 def _check_reduction(name: str, reduction: str) -> None:
