@@ -46,11 +46,11 @@ def _linear_dw(xp, g, ans, x, weight, bias=None):
     o, i = weight.shape
     g2 = g if g.ndim == 2 else xp.reshape(g, (-1, o))
     x2 = x if x.ndim == 2 else xp.reshape(x, (-1, i))
-    return xp.matmul(xp.transpose(g2), x2)
+    return xp.matmul(g2.T, x2)  # .T: an ndarray's, or the Tensor's differentiable one
 
 
 def _linear_db(xp, g, ans, x, weight, bias=None):
-    return column_sums(xp, xp.reshape(g, (-1, weight.shape[0])))
+    return column_sums(xp, g if g.ndim == 2 else xp.reshape(g, (-1, weight.shape[0])))
 
 
 def _sample_linear(rng):
