@@ -178,17 +178,24 @@ class LayerNorm(Module):
 
 
 class Embedding(Module):
-    """A lookup table: row i of `weight` (num_embeddings, embedding_dim), init N(0, 1)."""
+    """A lookup table: row i of `weight` (num_embeddings, embedding_dim), init N(0, 1).
+    Row `padding_idx`, if given, starts at zero and gets no gradient (PyTorch's)."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+    def __init__(self, num_embeddings: int, embedding_dim: int,
+                 padding_idx: int | None = None) -> None:
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
+        self.padding_idx = (None if padding_idx is None
+                            else F._padding_index(padding_idx, num_embeddings))
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), np.float32))
         init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices: Any) -> Tensor:
-        return F.embedding(indices, self.weight)
+        return F.embedding(indices, self.weight, padding_idx=self.padding_idx)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"

@@ -204,3 +204,38 @@ def test_linear_and_conv_shape_errors_name_the_op_and_shapes():
         nn.Linear(3, 4)(ag.ones(2, 5))
     with pytest.raises(ValueError, match=r"conv2d: .*\(2, 1, 8, 8\) and \(4, 3, 3, 3\)"):
         nn.Conv2d(3, 4, 3)(ag.ones(2, 1, 8, 8))
+
+
+def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient():
+    ag.manual_seed(0)
+    emb = nn.Embedding(5, 3, padding_idx=-1)  # counts from the end, like PyTorch
+    assert emb.padding_idx == 4 and "padding_idx=4" in repr(emb)
+    np.testing.assert_array_equal(emb.weight.data[4], 0)
+    emb.weight.data[4] = 7.0  # a user's value is looked up, still without gradient
+    out = emb(np.array([[4, 1, 1], [0, 4, 2]]))
+    np.testing.assert_array_equal(out.data[0, 0], [7.0, 7.0, 7.0])
+    (out * np.arange(1.0, 4.0)).sum().backward()
+    g = emb.weight.grad.data
+    np.testing.assert_array_equal(g[4], 0)
+    np.testing.assert_array_equal(g[1], 2 * np.arange(1.0, 4.0))  # used twice: summed
+    np.testing.assert_array_equal(g[3], 0)
+
+
+def test_embedding_padding_gradient_to_second_order():
+    # As if the padded lookups were constants: the same first and second derivatives
+    # as the sum over the rows that are not padding (gradcheck would see row 2 move).
+    rng = np.random.default_rng(1)
+    w = ag.tensor(rng.standard_normal((4, 2)))
+    idx = np.array([0, 2, 2, 3])
+    padded = lambda w: (F.embedding(idx, w, padding_idx=2) ** 3).sum()
+    unpadded = lambda w: (F.embedding(idx[[0, 3]], w) ** 3).sum()
+    np.testing.assert_allclose(ag.grad(padded)(w).data, ag.grad(unpadded)(w).data)
+    np.testing.assert_allclose(ag.hessian(padded)(w).data, ag.hessian(unpadded)(w).data)
+    assert not ag.grad(padded)(w).data[2].any()
+
+
+def test_embedding_padding_idx_out_of_range():
+    with pytest.raises(ValueError, match="padding_idx 5 is out of range for 5"):
+        nn.Embedding(5, 2, padding_idx=5)
+    with pytest.raises(ValueError, match="padding_idx -6"):
+        F.embedding(np.array([0]), np.zeros((5, 2)), padding_idx=-6)

@@ -158,13 +158,27 @@ def layer_norm(x: Any, normalized_shape: int | tuple, weight: Any = None, bias: 
     return y
 
 
-def embedding(indices: Any, weight: Any) -> Tensor:
+def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tensor:
     """Rows of `weight` (num_embeddings, dim) at integer `indices`; the gradient of a
-    row used several times is the sum of its uses."""
+    row used several times is the sum of its uses. Lookups of row `padding_idx`
+    (negative counts from the end) pass no gradient to it, as in PyTorch."""
     idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding indices must be integers, got dtype {idx.dtype}")
-    return OP.getitem(weight, index=idx)
+    rows = OP.getitem(weight, index=idx)
+    if padding_idx is None:
+        return rows
+    padded = idx == _padding_index(padding_idx, np.shape(weight)[0])
+    if not padded.any():
+        return rows
+    return OP.where(padded[..., None], rows.data, rows)  # the padded rows as constants
+
+
+def _padding_index(padding_idx: int, num_embeddings: int) -> int:
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for "
+                         f"{num_embeddings} embeddings")
+    return padding_idx % num_embeddings
 
 
 def flatten(x: Any, start_axis: int = 1, end_axis: int = -1) -> Tensor:
