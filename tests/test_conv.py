@@ -219,3 +219,14 @@ def test_against_pytorch_when_available():
     np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(conv.weight.grad.data, tconv.weight.grad.numpy(), rtol=1e-8)
     np.testing.assert_allclose(bn.running_var, tbn.running_var.numpy(), rtol=1e-10)
+
+
+def test_conv2d_takes_pytorchs_bias_keyword():
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 1, 4, 4)), rng.standard_normal((3, 1, 3, 3)), \
+        rng.standard_normal(3)
+    np.testing.assert_array_equal(F.conv2d(x, w, bias=b, padding=1).data,
+                                  F.conv2d(x, w, b, padding=1).data)
+    assert not np.array_equal(F.conv2d(x, w, bias=b).data, F.conv2d(x, w).data)
+    with pytest.raises(TypeError, match="bias twice"):
+        F.conv2d(x, w, b, bias=b)

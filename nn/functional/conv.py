@@ -16,8 +16,13 @@ _CONV2D, _MAX_POOL2D, _AVG_POOL2D = OP.conv2d, OP.max_pool2d, OP.avg_pool2d
 
 
 def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple = 1,
-           padding: int | tuple = 0) -> Tensor:
-    """Cross-correlation of x (N, C, H, W) with w (O, C, kh, kw), plus b (O,)."""
+           padding: int | tuple = 0, *, bias: Any = None) -> Tensor:
+    """Cross-correlation of x (N, C, H, W) with w (O, C, kh, kw), plus b (O,).
+    `bias=` is PyTorch's name for b, accepted so its calls carry over."""
+    if bias is not None:
+        if b is not None:
+            raise TypeError("conv2d: got the bias twice, as b and as bias")
+        b = bias
     return apply(_CONV2D, (x, w, b), {"stride": stride, "padding": padding})
 
 
