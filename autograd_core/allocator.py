@@ -16,9 +16,9 @@ benchmark's process until PyTorch was imported, which happened to hide it).
 after freeing one 32 MiB block (its ceiling on 64-bit): blocks up to 32 MiB
 come from the heap, and up to 64 MiB of free heap stays mapped for the next
 step. Memory still stays flat over a training loop; the peak is simply not
-returned between steps, as in PyTorch's caching allocators. numpy does the
-like at import (madvise hugepages, NUMPY_MADVISE_HUGEPAGE=0 turns it off);
-here AUTOGRAD_CORE_MALLOC_TUNING=0 turns this off.
+returned between steps (PyTorch's CUDA caching allocator keeps its, too).
+numpy does the like at import (madvise hugepages, NUMPY_MADVISE_HUGEPAGE=0
+turns it off); here AUTOGRAD_CORE_MALLOC_TUNING=0 turns this off.
 """
 
 from __future__ import annotations
