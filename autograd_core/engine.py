@@ -68,7 +68,7 @@ def _seed(root: Tensor, gradient: Any, create: bool):
             raise RuntimeError(f"backward: grad can be implicitly created only for a "
                                f"one-element output, got shape {root.shape}; pass "
                                f"gradient= with that shape")
-        return np.ones_like(root._data)
+        return np.array(1, root._data.dtype).reshape(root._data.shape)
     if isinstance(gradient, Tensor):
         g = gradient if create else gradient._data
     else:
@@ -107,7 +107,7 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any], retain: bool,
 
 def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
     xp = T if create else NP
-    leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, gradient]
+    leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, gradient, owned by the engine]
     given = set()
     root_nodes = []
     for root, gradient in zip(roots, gradients, strict=True):
@@ -115,7 +115,7 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
         given.add(id(g))
         node = root._node
         if node is None:
-            _add_leaf(leaf_grads, root, g)
+            _add_leaf(leaf_grads, root, g, False)
         else:
             root_nodes.append(node)
             node.g = g if node.g is None else node.g + g
@@ -173,8 +173,10 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
             else:
                 gi = vjps[i](xp, g, ans, *inputs_now, **kw)
             a = args[i]
+            own = fresh
             if gi.shape != a.shape:
                 gi = unbroadcast(xp, gi, a.shape)
+                own = False  # it may be a read-only broadcast view
             if gi.dtype is not a.dtype and gi.dtype != a.dtype:
                 gi = xp.astype(gi, dtype=a.dtype)
             if anomaly:
@@ -182,17 +184,22 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
                 check_backward(node, i, gi)
             pnode = p._node
             if pnode is None:
-                _add_leaf(leaf_grads, p, gi)
+                entry = leaf_grads.get(id(p))
+                if entry is None:
+                    leaf_grads[id(p)] = [p, gi, own]
+                else:
+                    entry[1] = entry[1] + gi
+                    entry[2] = may_own
             elif pnode.g is None:
                 pnode.g = gi
-                pnode.owned = fresh
+                pnode.owned = own
             else:
                 pnode.g = pnode.g + gi
                 pnode.owned = may_own
         if not retain:
             node.args = node.ans = node.parents = node.kw = None
     if observer is not None:
-        for leaf, g in leaf_grads.values():
+        for leaf, g, _ in leaf_grads.values():
             observer(leaf, g)
     if wanted is not None:
         return _collect(inputs, captured, leaf_grads)
@@ -224,12 +231,13 @@ def _wanted(inputs):
     return {id(t._node) for t in inputs if t._node is not None}
 
 
-def _add_leaf(leaf_grads: dict, leaf: Tensor, g) -> None:
+def _add_leaf(leaf_grads: dict, leaf: Tensor, g, owned: bool) -> None:
     entry = leaf_grads.get(id(leaf))
     if entry is None:
-        leaf_grads[id(leaf)] = [leaf, g]
+        leaf_grads[id(leaf)] = [leaf, g, owned]
     else:
         entry[1] = entry[1] + g
+        entry[2] = False
 
 
 def _node_hooks(node: Node, g, create: bool):
@@ -261,20 +269,24 @@ def _collect(inputs, captured, leaf_grads) -> list:
 
 
 def _accumulate_leaves(leaf_grads: dict, given: set, create: bool) -> None:
-    owned: set[int] = set(given)
-    for leaf, g in leaf_grads.values():
-        if leaf._hooks:
+    taken: set[int] = set(given)
+    for leaf, g, owned in leaf_grads.values():
+        hooked = bool(leaf._hooks)
+        if hooked:  # a hook may keep the gradient it is shown: .grad gets a copy
             g = _run_hooks(leaf._hooks, g, create)
         if create:
             leaf.grad = g if leaf.grad is None else leaf.grad + g
             continue
         old = leaf.grad
+        if old is None and owned and not hooked:  # the engine's own array, seen by nobody
+            leaf.grad = _make(g, None)
+            continue
         if old is not None and old._node is None and old._data.shape == g.shape \
                 and old._data.flags.writeable:
             np.add(old._data, g, out=old._data, casting="unsafe")
             continue
         # Take the gradient without a copy unless someone else may hold it.
-        if id(g) in owned or g.base is not None or not g.flags.writeable:
+        if hooked or id(g) in taken or g.base is not None or not g.flags.writeable:
             g = np.array(g)
-        owned.add(id(g))
+        taken.add(id(g))
         leaf.grad = _make(g, None) if old is None else old + g

@@ -312,8 +312,7 @@ class Tensor:
     def backward(self, gradient: Any = None, retain_graph: bool = False,
                  create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad`."""
-        from .engine import backward
-        backward((self,), (gradient,), retain_graph or create_graph, create_graph)
+        _run_backward((self,), (gradient,), retain_graph or create_graph, create_graph)
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
         """`hook(grad)` runs when this tensor's gradient is computed; it may
@@ -456,3 +455,6 @@ def _plain_index(index: Any) -> Any:
     if isinstance(index, list):
         return np.asarray(index)
     return index
+
+
+from .engine import backward as _run_backward  # noqa: E402  (the engine needs Tensor)

@@ -148,8 +148,10 @@ class Optimizer:
         index = 0
         for g, group in enumerate(self.param_groups):
             for p in group["params"]:
-                if p.grad is not None:
-                    param, grad = p.data, _grad_array(p.grad)
+                grad = p.grad
+                if grad is not None:
+                    param = p._data
+                    grad = grad._data if type(grad) is Tensor else _grad_array(grad)
                     if grad.shape != param.shape:
                         raise ValueError(
                             f"{type(self).__name__}: gradient of parameter {index} (param "

@@ -354,3 +354,23 @@ def test_a_gradient_shared_by_two_inputs_is_not_overwritten():
     ((F.relu(x) + y * 1.0) * 2.0).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [0.0, 2.0, 0.0])
     np.testing.assert_array_equal(y.grad.data, [2.0, 2.0, 2.0])
+
+
+def test_a_leaf_takes_a_fresh_gradient_as_its_own_and_accumulates_into_it():
+    x, w1, w2, r, loss = _two_layers()
+    loss.backward(retain_graph=True)
+    g = w1.grad.data
+    assert g.base is None and g.flags.writeable and g.flags.owndata
+    loss.backward()
+    np.testing.assert_allclose(w1.grad.data, 2 * _by_hand(x, w1, w2)[2], rtol=1e-12)
+
+
+def test_a_leaf_hook_keeps_the_gradient_it_was_shown():
+    x, w1, w2, r, loss = _two_layers()
+    seen = []
+    w1.register_hook(lambda g: seen.append(g.data.copy() if seen else g.data))
+    loss.backward(retain_graph=True)
+    loss.backward()  # accumulates into w1.grad, which must not be the array the hook kept
+    g_w1 = _by_hand(x, w1, w2)[2]
+    np.testing.assert_allclose(seen[0], g_w1, rtol=1e-12)
+    np.testing.assert_allclose(w1.grad.data, 2 * g_w1, rtol=1e-12)

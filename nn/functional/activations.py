@@ -293,7 +293,7 @@ def softsign(x: Any) -> Tensor:
 # it is vectorised. Classifier logits are exactly that shape.
 def _max_keep(x, axis):
     if x.ndim == 2 and axis in (1, -1) and x.shape[1] <= 32:
-        return np.ascontiguousarray(x.T).max(axis=0)[:, None]
+        return np.maximum.reduce(np.ascontiguousarray(x.T), axis=0)[:, None]
     return np.max(x, axis=axis, keepdims=True)
 
 

@@ -26,7 +26,7 @@ __all__ = ["linear", "dropout", "batch_norm", "layer_norm", "embedding", "flatte
 
 # -- linear: y = x W^T + b, for x of shape (..., in) ---------------------------------
 def _linear(x, weight, bias=None):
-    if np.shape(x)[-1:] != weight.shape[1:]:
+    if (x.shape if type(x) is np.ndarray else np.shape(x))[-1:] != weight.shape[1:]:
         got = np.shape(x)[-1] if np.ndim(x) else "no"
         raise ValueError(f"the input has {got} features (last axis) but the weight "
                          f"{weight.shape} = (out_features, in_features) expects "

@@ -23,7 +23,7 @@ import numpy as np
 import autograd_core as ag
 from autograd_core import sampling as s
 from autograd_core.registry import NP, defcomposite, defop
-from autograd_core.tensor import Tensor
+from autograd_core.tensor import Tensor, apply
 
 from .activations import _log_softmax, _max_keep, _sum_keep, log_softmax, logsigmoid
 
@@ -267,7 +267,8 @@ def _xent(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
     if _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction):
         # sum_i log sum_c e^(z_ic) - z_i,t_i with z shifted by each row's max
         z = logits - _max_keep(logits, 1)
-        total = np.log(_sum_keep(np.exp(z), 1)).sum() - z[_rows(len(z)), target].sum()
+        total = (np.add.reduce(np.log(_sum_keep(np.exp(z), 1)), axis=None)
+                 - np.add.reduce(z[_rows(len(z)), target], axis=None))
         return np.asarray(total / len(z) if reduction == "mean" else total, logits.dtype)
     z = logits - _max_keep(logits, 1)
     lse = np.log(_sum_keep(np.exp(z), 1))
@@ -354,8 +355,8 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     ignored = _check_classes("cross_entropy", shape, t, ignore_index)
     _check_weight("cross_entropy", weight, shape)
     x, t = _class_axis_view(input, t)
-    loss = _XENT(x, t, weight=weight, ignore_index=ignored,
-                 label_smoothing=label_smoothing, reduction=reduction)
+    loss = apply(_XENT, (x, t), {"weight": weight, "ignore_index": ignored,
+                                 "label_smoothing": label_smoothing, "reduction": reduction})
     return ag.reshape(loss, ()) if reduction == "none" and len(shape) < 2 else loss
 
 
