@@ -153,6 +153,8 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
             ans = node.ans
             inputs_now = args
         kw = node.kw
+        if node.saved is not None and not create:
+            kw = {**kw, "saved": node.saved} if kw else {"saved": node.saved}
         vjps = op.vjps_owned if owned else op.vjps
         fresh = may_own and op.fresh
         follow = None if masks is None else masks[id(node)]
@@ -197,7 +199,7 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
                 pnode.g = pnode.g + gi
                 pnode.owned = may_own
         if not retain:
-            node.args = node.ans = node.parents = node.kw = None
+            node.args = node.ans = node.saved = node.parents = node.kw = None
     if observer is not None:
         for leaf, g, _ in leaf_grads.values():
             observer(leaf, g)

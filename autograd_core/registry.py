@@ -37,16 +37,17 @@ class Op:
     """One registered op. Calling it applies it to Tensors (or arrays)."""
 
     __slots__ = ("name", "forward", "vjps", "vjps_owned", "vjp", "nin", "params", "sample",
-                 "linear", "fresh", "doc", "__weakref__")
+                 "linear", "fresh", "saves", "doc", "__weakref__")
 
     def __init__(self, name, forward, vjps, vjp, nin, sample, linear, doc, fresh=False,
-                 inplace=None):
+                 inplace=None, saves=False):
         self.name = name
         self.forward = forward  # ndarrays -> ndarray
         self.vjps = vjps  # tuple of per-input rules (None: not differentiable), or None
         # The rules to use when the engine owns g: the in-place variant, if any.
         self.vjps_owned = (inplace,) if inplace is not None else vjps
         self.fresh = fresh  # every gradient it returns is a new array (plain pass)
+        self.saves = saves  # forward returns (out, saved); see defop
         self.vjp = vjp  # or one rule for all inputs: -> tuple of gradients
         self.nin = nin  # number of Tensor inputs; the rest of the signature are params
         self.sample = sample
@@ -80,7 +81,8 @@ class Op:
 def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable,
           vjp: Callable | None = None, nin: int | None = None, linear: bool = False,
           np_fn: Callable | None = None, public: Callable | None = None,
-          fresh: bool = False, inplace: Callable | None = None, doc: str = "") -> Op:
+          fresh: bool = False, inplace: Callable | None = None, saves: bool = False,
+          doc: str = "") -> Op:
     """Register an op: forward on arrays, one gradient rule per input, a sampler.
 
     ``vjps[i](xp, g, ans, *inputs, **params)`` is the gradient for input i.
@@ -95,6 +97,12 @@ def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable
     ``inplace``: for a one-input op, the rule rewritten to overwrite g, which the
     engine calls instead when it owns g (a 0-d g may be an immutable numpy
     scalar: numpy returns those). The gradient tests check both promises.
+
+    ``saves=True``: the forward returns ``(out, saved)``, intermediate results its
+    rules would otherwise recompute (softmax cross-entropy keeps its exponentials).
+    In a plain backward pass the rules get them as ``saved=``; under create_graph
+    they get ``saved=None`` and recompute from the inputs, so that gradient stays
+    differentiable. Such an op is called through ``apply`` (not the dunders).
     """
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
@@ -105,9 +113,12 @@ def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable
     if inplace is not None and len(vjps) != 1:
         raise ValueError(f"op {name!r}: only a one-input op can have an in-place rule")
     op = Op(name, forward, vjps or None, vjp, len(vjps) if nin is None else nin,
-            sample, linear, doc, fresh, inplace)
+            sample, linear, doc, fresh, inplace, saves)
     REGISTRY[name] = op
     setattr(OP, name, op)
+    if saves and np_fn is None:
+        def np_fn(*args, **params):
+            return forward(*args, **params)[0]
     setattr(NP, name, np_fn or forward)
     setattr(T, name, public or op)
     return op

@@ -32,7 +32,7 @@ class Node:
     whether the engine may overwrite `g` (it is set whenever `g` is).
     """
 
-    __slots__ = ("op", "parents", "args", "kw", "ans", "seq", "g", "owned", "hooks",
+    __slots__ = ("op", "parents", "args", "kw", "ans", "saved", "seq", "g", "owned", "hooks",
                  "retained", "site", "__weakref__")
 
     def __init__(self, op, parents, args, kw, ans):
@@ -41,6 +41,7 @@ class Node:
         self.args = args
         self.kw = kw
         self.ans = ans
+        self.saved = None  # what a `saves` op's forward kept for its rules
         self.seq = next(_seq)
         self.g = None  # gradient buffer, summed during backward
         self.hooks = None
@@ -110,15 +111,28 @@ def apply(op, args: tuple, kw: dict) -> Tensor:
         out = op.forward(*arrays, **kw)
     except Exception as err:
         raise _op_error(op, arrays, err) from None
+    saved = None
+    if op.saves:
+        out, saved = out
     if type(out) is not ndarray:
         out = np.asarray(out)
+    t = _new(Tensor)
+    t._data = out
+    t.grad = t._hooks = None
     if needs_grad and STATE.enabled:
-        return _record(op, tuple(parents), tuple(arrays), kw or None, out)
-    return _make(out, None)
+        t._node = node = Node(op, tuple(parents), tuple(arrays), kw or None, out)
+        node.saved = saved
+        t._rg = True
+        if STATE.anomaly:
+            _check(t._node)
+    else:
+        t._node = None
+        t._rg = False
+    return t
 
 
-# apply1 and apply2 repeat _record/_make inline on purpose: they carry every
-# dunder and method call, and a Python call saved per op shows in the benchmarks.
+# apply, apply1 and apply2 repeat _record/_make inline on purpose: every op call
+# goes through one of them, and a Python call saved per op shows in the benchmarks.
 def apply1(op, x: Tensor) -> Tensor:
     """`apply` for a one-input op without params, called from Tensor methods."""
     xd = x._data

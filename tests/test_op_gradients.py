@@ -119,6 +119,34 @@ def test_fresh_and_in_place_rules_keep_their_promises(name, seed):
         np.testing.assert_array_equal(result, grads[0])
 
 
+SAVING = sorted(name for name, op in REGISTRY.items() if op.saves)
+
+
+@pytest.mark.parametrize("name", SAVING)
+@given(seed=seeds)
+def test_saved_results_give_the_recomputed_gradient_and_stay_intact(name, seed):
+    """`saves`: the rules given the forward's saved results (the plain pass) compute
+    what they compute from the inputs alone (create_graph), and leave them intact
+    for a second backward through a retained graph."""
+    op, rng = REGISTRY[name], np.random.default_rng(seed)
+    args, params = op.sample(rng)
+    args = tuple(np.array(a, np.float64) if np.asarray(a).dtype.kind == "f" else a
+                 for a in args)
+    ans, saved = op.forward(*args, **params)
+    ans = np.asarray(ans)
+    g = rng.standard_normal(ans.shape)
+    recomputed = _plain_rules(op, args, params, g, ans)
+    if saved is None:
+        return
+    before = [np.array(a) for a in saved]
+    with_saved = _plain_rules(op, args, {**params, "saved": saved}, g, ans)
+    for got, want in zip(with_saved, recomputed, strict=True):
+        if want is not None:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    for a, b in zip(saved, before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_every_op_declares_a_domain():
     for name, op in REGISTRY.items():
         assert callable(op.sample), name

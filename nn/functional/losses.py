@@ -177,9 +177,9 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
 
 
 # -- multi-class classification -----------------------------------------------------
-def _class_axis_view(x, target):
+def _class_axis_view(x, target, shape: tuple):
     """(N, C, *d) logits and (N, *d) targets; unbatched (C,) and () become N = 1."""
-    return (x, target) if len(_shape(x)) >= 2 else (ag.reshape(x, (1, -1)), target.reshape(1))
+    return (x, target) if len(shape) >= 2 else (ag.reshape(x, (1, -1)), target.reshape(1))
 
 
 def _check_classes(name: str, logits_shape: tuple, target: np.ndarray,
@@ -265,11 +265,20 @@ def _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction) 
 def _xent(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
           reduction="mean"):
     if _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction):
-        # sum_i log sum_c e^(z_ic) - z_i,t_i with z shifted by each row's max
+        # sum_i log sum_c e^(z_ic) - z_i,t_i with z shifted by each row's max;
+        # the exponentials and their sums are kept: softmax for the gradient.
         z = logits - _max_keep(logits, 1)
-        total = (np.add.reduce(np.log(_sum_keep(np.exp(z), 1)), axis=None)
+        e = np.exp(z)
+        sums = _sum_keep(e, 1)
+        total = (np.add.reduce(np.log(sums), axis=None)
                  - np.add.reduce(z[_rows(len(z)), target], axis=None))
-        return np.asarray(total / len(z) if reduction == "mean" else total, logits.dtype)
+        return np.asarray(total / len(z) if reduction == "mean" else total,
+                          logits.dtype), (e, sums)
+    return _xent_general(logits, target, weight, ignore_index, label_smoothing,
+                         reduction), None
+
+
+def _xent_general(logits, target, weight, ignore_index, label_smoothing, reduction):
     z = logits - _max_keep(logits, 1)
     lse = np.log(_sum_keep(np.exp(z), 1))
     a, B, safe, denominator = _class_weights(logits.shape, logits.dtype, target, weight,
@@ -287,7 +296,13 @@ def _xent(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
 
 
 def _xent_grad(xp, g, ans, logits, target, weight=None, ignore_index=-100,
-               label_smoothing=0.0, reduction="mean"):
+               label_smoothing=0.0, reduction="mean", saved=None):
+    if saved is not None:  # the plain case, from the forward's exponentials
+        e, sums = saved
+        p = e / sums
+        p[_rows(len(p)), target] -= 1
+        p *= g / len(target) if reduction == "mean" else g
+        return p
     if _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction):
         # (softmax - onehot) g, divided by N for the mean
         scale = g / len(target) if reduction == "mean" else g
@@ -324,7 +339,8 @@ def _params_xent(rng, c):
             "reduction": _REDUCTIONS[int(rng.integers(3))]}
 
 
-_XENT = defop("softmax_cross_entropy", _xent, _xent_grad, None, sample=_sample_xent)
+_XENT = defop("softmax_cross_entropy", _xent, _xent_grad, None, saves=True,
+              sample=_sample_xent)
 
 
 def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
@@ -342,7 +358,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], "
                          f"got {label_smoothing}")
     t = _data(target)
-    shape = _shape(input)
+    shape = _data(input).shape
     if t.dtype.kind == "f":
         if ignore_index >= 0:
             raise ValueError("cross_entropy: ignore_index is not supported for class "
@@ -353,8 +369,9 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
         raise TypeError(f"cross_entropy: target must hold integer class indices or float "
                         f"class probabilities, got dtype {t.dtype}")
     ignored = _check_classes("cross_entropy", shape, t, ignore_index)
-    _check_weight("cross_entropy", weight, shape)
-    x, t = _class_axis_view(input, t)
+    if weight is not None:
+        _check_weight("cross_entropy", weight, shape)
+    x, t = _class_axis_view(input, t, shape)
     loss = apply(_XENT, (x, t), {"weight": weight, "ignore_index": ignored,
                                  "label_smoothing": label_smoothing, "reduction": reduction})
     return ag.reshape(loss, ()) if reduction == "none" and len(shape) < 2 else loss
@@ -393,7 +410,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
                         f"{t.dtype}")
     ignored = _check_classes("nll_loss", shape, t, ignore_index)
     _check_weight("nll_loss", weight, shape)
-    x, t = _class_axis_view(input, t)
+    x, t = _class_axis_view(input, t, shape)
     a, _, safe, denominator = _class_weights(_shape(x), _data(x).dtype, t, weight,
                                              ignored, 0.0)
     loss = -ag.take_along_axis(x, safe, axis=1)
