@@ -72,7 +72,12 @@ _cached_geometry = functools.lru_cache(maxsize=256)(_parse_geometry)
 
 def _layout(a) -> tuple:
     """a's axes from the largest stride to the smallest (its order in memory)."""
-    strides = np.asarray(a).strides
+    return _order_of(np.asarray(a).strides)
+
+
+@functools.lru_cache(maxsize=256)
+def _order_of(strides: tuple) -> tuple:
+    # A stable sort, so axes of equal stride (length 1) keep their order.
     return tuple(sorted(range(len(strides)), key=lambda i: -strides[i]))
 
 
@@ -85,12 +90,13 @@ def _zeros(shape: tuple, order: tuple | None, dtype, empty: bool = False) -> np.
     return buf.transpose(_inverse(order))
 
 
-def _inverse(order: tuple) -> list:
+@functools.lru_cache(maxsize=256)
+def _inverse(order: tuple) -> tuple:
     """The inverse permutation (np.argsort costs more than this for a few axes)."""
     inv = [0] * len(order)
     for i, a in enumerate(order):
         inv[a] = i
-    return inv
+    return tuple(inv)
 
 
 def _in_layout(a: np.ndarray, order: tuple) -> np.ndarray:

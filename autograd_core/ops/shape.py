@@ -13,12 +13,14 @@ from .. import sampling as s
 from ..registry import defop
 
 
+# The ndarray methods skip numpy's Python-level wrappers: these two run in every
+# CNN step (flatten, and the layout changes inside conv's gradient).
 def _reshape(x, shape):
-    return np.reshape(x, shape)
+    return x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape)
 
 
 def _transpose(x, axes=None):
-    return np.transpose(x, axes)
+    return x.transpose(axes) if type(x) is np.ndarray else np.transpose(x, axes)
 
 
 def _inverse_axes(ndim: int, axes) -> tuple | None:
