@@ -102,12 +102,17 @@ def test_fresh_and_in_place_rules_keep_their_promises(name, seed):
     args, params = op.sample(rng)
     args = tuple(np.array(a, np.float64) if np.asarray(a).dtype.kind == "f" else a
                  for a in args)
-    ans = np.asarray(op.forward(*args, **params))
+    ans, saved = op.forward(*args, **params) if op.saves else (op.forward(*args, **params),
+                                                                None)
+    ans = np.asarray(ans)
     g = rng.standard_normal(ans.shape)
     grads = _plain_rules(op, args, params, g, ans)
-    if op.fresh:
-        seen = [g, ans] + [a for a in args if isinstance(a, np.ndarray)]
-        live = [gi for gi in grads if gi is not None]
+    kept = [] if saved is None else list(saved) if isinstance(saved, tuple) else [saved]
+    for rule_params in [params] + ([{**params, "saved": saved}] if kept else []):
+        if not op.fresh:
+            break
+        seen = [g, ans] + kept + [a for a in args if isinstance(a, np.ndarray)]
+        live = [gi for gi in _plain_rules(op, args, rule_params, g, ans) if gi is not None]
         for i, gi in enumerate(live):
             assert gi.flags.writeable or gi.ndim == 0, name  # a 0-d result: a numpy scalar
             for other in seen + live[i + 1:]:
@@ -138,12 +143,14 @@ def test_saved_results_give_the_recomputed_gradient_and_stay_intact(name, seed):
     recomputed = _plain_rules(op, args, params, g, ans)
     if saved is None:
         return
-    before = [np.array(a) for a in saved]
+    kept = list(saved) if isinstance(saved, tuple) else [saved]
+    before = [np.array(a) for a in kept]
     with_saved = _plain_rules(op, args, {**params, "saved": saved}, g, ans)
     for got, want in zip(with_saved, recomputed, strict=True):
+        assert (got is None) == (want is None), name
         if want is not None:
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
-    for a, b in zip(saved, before, strict=True):
+    for a, b in zip(kept, before, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

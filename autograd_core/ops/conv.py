@@ -190,10 +190,12 @@ def _conv2d(x, weight, bias=None, stride=1, padding=0):
         np.copyto(cols[:k].reshape(windows.shape), windows)
         cols[k] = 1
         w2 = np.concatenate([w2, bias.reshape(o, 1)], axis=1)
-    return (w2 @ cols).reshape(o, oh, ow, n).transpose(3, 0, 1, 2)
+    # The columns are kept for the weight's gradient, as PyTorch's im2col
+    # convolution keeps them: kh*kw times the input's memory, one unfold less.
+    return (w2 @ cols).reshape(o, oh, ow, n).transpose(3, 0, 1, 2), cols
 
 
-def _conv2d_grads(xp, g, ans, inputs, needs, stride=1, padding=0):
+def _conv2d_grads(xp, g, ans, inputs, needs, stride=1, padding=0, saved=None):
     x, weight, bias = inputs
     o, c, kh, kw = weight.shape
     n, _, oh, ow = g.shape
@@ -204,6 +206,13 @@ def _conv2d_grads(xp, g, ans, inputs, needs, stride=1, padding=0):
         gcols = xp.matmul(xp.transpose(xp.reshape(weight, (o, -1))), g2)
         gx = xp.fold(xp.reshape(gcols, (c, kh, kw, oh, ow, n)), shape=x.shape,
                      kernel_size=(kh, kw), stride=stride, padding=padding)
+    if saved is not None and needs[1]:
+        # [dW db] = g2 [cols; 1]^T in one product (the saved columns carry the ones row)
+        k = c * kh * kw
+        both = g2 @ saved.T
+        if bias is not None and needs[2]:
+            gb = both[:, k]
+        return gx, both[:, :k].reshape(weight.shape), gb
     if needs[1]:
         cols = xp.unfold(x, kernel_size=(kh, kw), stride=stride, padding=padding)
         gw = xp.reshape(xp.matmul(g2, xp.transpose(xp.reshape(cols, (c * kh * kw, -1)))),
@@ -221,7 +230,8 @@ def _sample_conv2d(rng):
     return (s.values(rng, (n, c, h, w)), weight, bias), params
 
 
-defop("conv2d", _conv2d, vjp=_conv2d_grads, nin=3, fresh=True, sample=_sample_conv2d)
+defop("conv2d", _conv2d, vjp=_conv2d_grads, nin=3, fresh=True, saves=True,
+      sample=_sample_conv2d)
 
 
 # -- pooling through offset slices --------------------------------------------------
