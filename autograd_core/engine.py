@@ -108,11 +108,13 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any], retain: bool,
 def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
     xp = T if create else NP
     leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, gradient, owned by the engine]
-    given = set()
+    # The caller's gradients by id, held so that no new array can reuse an id
+    # (a freed seed's id, reused by a fresh gradient, cost a needless copy per step).
+    given: dict[int, Any] = {}
     root_nodes = []
     for root, gradient in zip(roots, gradients, strict=True):
         g = _seed(root, gradient, create)
-        given.add(id(g))
+        given[id(g)] = g
         node = root._node
         if node is None:
             _add_leaf(leaf_grads, root, g, False)
@@ -270,8 +272,8 @@ def _collect(inputs, captured, leaf_grads) -> list:
             for g in out]
 
 
-def _accumulate_leaves(leaf_grads: dict, given: set, create: bool) -> None:
-    taken: set[int] = set(given)
+def _accumulate_leaves(leaf_grads: dict, given: dict, create: bool) -> None:
+    taken: set[int] = set(given)  # ids of live arrays only: given ones and taken ones
     for leaf, g, owned in leaf_grads.values():
         hooked = bool(leaf._hooks)
         if hooked:  # a hook may keep the gradient it is shown: .grad gets a copy
