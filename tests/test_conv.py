@@ -230,3 +230,22 @@ def test_conv2d_takes_pytorchs_bias_keyword():
     assert not np.array_equal(F.conv2d(x, w, bias=b).data, F.conv2d(x, w).data)
     with pytest.raises(TypeError, match="bias twice"):
         F.conv2d(x, w, b, bias=b)
+
+
+def test_large_columns_are_recomputed_with_the_same_gradients(monkeypatch):
+    from autograd_core.ops import conv
+
+    rng = np.random.default_rng(7)
+    x, w, b = t64(rng, 2, 3, 5, 5), t64(rng, 4, 3, 3, 3), t64(rng, 4)
+    kept = F.conv2d(x, w, b, padding=1)
+    assert kept.grad_fn.saved is not None
+    kept.sum().backward()
+    grads = [t.grad.data.copy() for t in (x, w, b)]
+    for t in (x, w, b):
+        t.grad = None
+    monkeypatch.setattr(conv, "KEEP_COLUMNS_BYTES", 0)
+    recomputed = F.conv2d(x, w, b, padding=1)
+    assert recomputed.grad_fn.saved is None
+    recomputed.sum().backward()
+    for t, want in zip((x, w, b), grads, strict=True):
+        np.testing.assert_allclose(t.grad.data, want, rtol=1e-12)
