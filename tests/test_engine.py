@@ -374,3 +374,35 @@ def test_a_leaf_hook_keeps_the_gradient_it_was_shown():
     g_w1 = _by_hand(x, w1, w2)[2]
     np.testing.assert_allclose(seen[0], g_w1, rtol=1e-12)
     np.testing.assert_allclose(w1.grad.data, 2 * g_w1, rtol=1e-12)
+
+
+def test_saved_forward_results_serve_a_retained_graph_twice_and_are_freed_after():
+    import nn.functional as F
+
+    rng = np.random.default_rng(3)
+    logits = ag.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    loss = F.cross_entropy(logits, np.array([0, 2, 1, 2]))
+    assert loss.grad_fn.saved is not None  # the exponentials and their row sums
+    loss.backward(retain_graph=True)
+    first = logits.grad.data.copy()
+    assert loss.grad_fn.saved is not None
+    loss.backward()
+    np.testing.assert_array_equal(logits.grad.data, 2 * first)
+    assert loss.grad_fn.saved is None  # freed with the rest of the graph
+    p = np.exp(logits.data) / np.exp(logits.data).sum(axis=1, keepdims=True)
+    p[np.arange(4), [0, 2, 1, 2]] -= 1
+    np.testing.assert_allclose(first, p / 4, rtol=1e-12)
+
+
+def test_saved_results_are_not_used_to_record_a_differentiable_gradient():
+    import nn.functional as F
+
+    rng = np.random.default_rng(4)
+    logits = ag.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    target = np.array([1, 0, 3])
+    (g,) = ag.gradients(F.cross_entropy(logits, target), [logits], create_graph=True)
+    (gg,) = ag.gradients((g * g).sum(), [logits])
+    (g_ref,) = ag.gradients(-F.log_softmax(logits, axis=1)[np.arange(3), target].mean(),
+                            [logits], create_graph=True)
+    (gg_ref,) = ag.gradients((g_ref * g_ref).sum(), [logits])
+    np.testing.assert_allclose(gg.data, gg_ref.data, rtol=1e-10)
