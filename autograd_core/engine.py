@@ -117,7 +117,7 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
         given[id(g)] = g
         node = root._node
         if node is None:
-            _add_leaf(leaf_grads, root, g, False)
+            _add_leaf(leaf_grads, root, g, False, False)
         else:
             root_nodes.append(node)
             node.g = g if node.g is None else node.g + g
@@ -188,12 +188,7 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
                 check_backward(node, i, gi)
             pnode = p._node
             if pnode is None:
-                entry = leaf_grads.get(id(p))
-                if entry is None:
-                    leaf_grads[id(p)] = [p, gi, own]
-                else:
-                    entry[1] = entry[1] + gi
-                    entry[2] = may_own
+                _add_leaf(leaf_grads, p, gi, own, may_own)
             elif pnode.g is None:
                 pnode.g = gi
                 pnode.owned = own
@@ -235,13 +230,15 @@ def _wanted(inputs):
     return {id(t._node) for t in inputs if t._node is not None}
 
 
-def _add_leaf(leaf_grads: dict, leaf: Tensor, g, owned: bool) -> None:
+def _add_leaf(leaf_grads: dict, leaf: Tensor, g, owned: bool, sum_owned: bool) -> None:
+    """Sum g into the leaf's entry; `owned`/`sum_owned`: whether the engine owns g,
+    or a sum it makes (nobody else has seen either)."""
     entry = leaf_grads.get(id(leaf))
     if entry is None:
         leaf_grads[id(leaf)] = [leaf, g, owned]
     else:
         entry[1] = entry[1] + g
-        entry[2] = False
+        entry[2] = sum_owned
 
 
 def _node_hooks(node: Node, g, create: bool):
