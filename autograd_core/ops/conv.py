@@ -176,6 +176,7 @@ defop("fold", _fold,
 # -- conv2d: one node, one (o, c*kh*kw) @ (c*kh*kw, oh*ow*n) product -----------------
 KEEP_COLUMNS_BYTES = 4 << 20  # conv2d keeps im2col columns up to this size for backward
 
+
 def _conv2d(x, weight, bias=None, stride=1, padding=0):
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"expects input (N, C, H, W) and weight (O, C, kh, kw) "
@@ -194,7 +195,7 @@ def _conv2d(x, weight, bias=None, stride=1, padding=0):
         w2 = np.concatenate([w2, bias.reshape(o, 1)], axis=1)
     # Small columns are kept for the weight's gradient: one unfold less in backward,
     # which is most of a small conv's time. Large ones (kh*kw times the input) are
-    # recomputed, trading time for memory as PyTorch's im2col convolution does.
+    # recomputed: time traded for memory, as PyTorch's im2col convolution always does.
     kept = cols if cols.nbytes <= KEEP_COLUMNS_BYTES else None
     return (w2 @ cols).reshape(o, oh, ow, n).transpose(3, 0, 1, 2), kept
 
