@@ -111,21 +111,31 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
     # The caller's gradients by id, held so that no new array can reuse an id
     # (a freed seed's id, reused by a fresh gradient, cost a needless copy per step).
     given: dict[int, Any] = {}
-    root_nodes = []
+    seeds = []
     for root, gradient in zip(roots, gradients, strict=True):
         g = _seed(root, gradient, create)
         given[id(g)] = g
-        node = root._node
-        if node is None:
+        if root._node is None:
             _add_leaf(leaf_grads, root, g, False, False)
         else:
-            root_nodes.append(node)
-            node.g = g if node.g is None else node.g + g
-            node.owned = False  # the caller's gradient
+            seeds.append((root._node, g))
+    order = _topo_order([node for node, _ in seeds])
+    for node, g in seeds:
+        node.g = g if node.g is None else node.g + g
+        node.owned = False  # the caller's gradient
+    try:
+        return _run(order, leaf_grads, given, xp, retain, create, inputs, observer,
+                    accumulate)
+    except BaseException:
+        for node in order:  # leave no half-summed gradient in a retained graph
+            node.g = None
+        raise
+
+
+def _run(order, leaf_grads, given, xp, retain, create, inputs, observer, accumulate):
     wanted = _wanted(inputs)
     captured: dict[int, Any] = {}
     anomaly = STATE.anomaly
-    order = _topo_order(root_nodes)
     masks = None if inputs is None else _prune(order, inputs)
     # Gradients from `fresh` ops are the engine's own unless someone else sees them.
     may_own = not create and observer is None

@@ -406,3 +406,19 @@ def test_saved_results_are_not_used_to_record_a_differentiable_gradient():
                             [logits], create_graph=True)
     (gg_ref,) = ag.gradients((g_ref * g_ref).sum(), [logits])
     np.testing.assert_allclose(gg.data, gg_ref.data, rtol=1e-10)
+
+
+def test_a_backward_that_fails_midway_leaves_no_gradient_behind():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y, w = x * 3.0, x * 2.0
+    z = (y * w).sum()  # backward reaches w (newer) before y
+
+    def fail(g):
+        raise ValueError("hook failed")
+
+    remove = w.register_hook(fail)
+    with pytest.raises(ValueError, match="hook failed"):
+        z.backward(retain_graph=True)  # y has its gradient by then; w's hook fails
+    remove()
+    z.backward()  # the failed pass's gradient for y must not be summed in again
+    np.testing.assert_allclose(x.grad.data, 12 * x.data)
