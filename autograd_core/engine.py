@@ -111,19 +111,20 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
     # The caller's gradients by id, held so that no new array can reuse an id
     # (a freed seed's id, reused by a fresh gradient, cost a needless copy per step).
     given: dict[int, Any] = {}
-    seeds = []
+    root_nodes = []
     for root, gradient in zip(roots, gradients, strict=True):
         g = _seed(root, gradient, create)
         given[id(g)] = g
-        if root._node is None:
+        node = root._node
+        if node is None:
             _add_leaf(leaf_grads, root, g, False, False)
         else:
-            seeds.append((root._node, g))
-    order = _topo_order([node for node, _ in seeds])
-    for node, g in seeds:
-        node.g = g if node.g is None else node.g + g
-        node.owned = False  # the caller's gradient
+            root_nodes.append(node)
+            node.g = g if node.g is None else node.g + g
+            node.owned = False  # the caller's gradient
+    order = root_nodes
     try:
+        order = _topo_order(root_nodes)
         return _run(order, leaf_grads, given, xp, retain, create, inputs, observer,
                     accumulate)
     except BaseException:
