@@ -243,9 +243,33 @@ def test_large_columns_are_recomputed_with_the_same_gradients(monkeypatch):
     grads = [t.grad.data.copy() for t in (x, w, b)]
     for t in (x, w, b):
         t.grad = None
-    monkeypatch.setattr(conv, "KEEP_COLUMNS_BYTES", 0)
+    monkeypatch.setattr(conv, "KEEP_SAVED_BYTES", 0)
     recomputed = F.conv2d(x, w, b, padding=1)
     assert recomputed.grad_fn.saved is None
     recomputed.sum().backward()
     for t, want in zip((x, w, b), grads, strict=True):
         np.testing.assert_allclose(t.grad.data, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("batch_innermost", [False, True])  # conv2d's output layout
+def test_max_pool_gradients_are_the_same_from_kept_or_recomputed_windows(monkeypatch,
+                                                                          batch_innermost):
+    from autograd_core.ops import conv
+
+    rng = np.random.default_rng(8)
+    data = np.maximum(rng.standard_normal((3, 2, 6, 7)), 0)  # ties at 0 in many windows
+    if batch_innermost:
+        data = np.ascontiguousarray(data.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    upstream = ag.tensor(rng.standard_normal((3, 2, 3, 3)))
+    grads = []
+    for limit in (conv.KEEP_SAVED_BYTES, 0):
+        monkeypatch.setattr(conv, "KEEP_SAVED_BYTES", limit)
+        x = ag.tensor(data, requires_grad=True)
+        out = F.max_pool2d(x, 2)
+        assert (out.grad_fn.saved is None) == (limit == 0)
+        (out * upstream).sum().backward()
+        grads.append(x.grad.data)
+    np.testing.assert_array_equal(grads[0], grads[1])
+    windows = grads[0][..., :6].reshape(3, 2, 3, 2, 3, 2)  # the 7th column is not pooled
+    assert np.count_nonzero(windows, axis=(3, 5)).max() == 1  # one winner a window
+    assert not grads[0][..., 6].any()

@@ -174,7 +174,9 @@ defop("fold", _fold,
 
 
 # -- conv2d: one node, one (o, c*kh*kw) @ (c*kh*kw, oh*ow*n) product -----------------
-KEEP_COLUMNS_BYTES = 4 << 20  # conv2d keeps im2col columns up to this size for backward
+# conv2d's im2col columns and max_pool2d's window blocks up to this size are kept
+# for backward; larger ones are recomputed (memory over time).
+KEEP_SAVED_BYTES = 4 << 20
 
 
 def _conv2d(x, weight, bias=None, stride=1, padding=0):
@@ -196,7 +198,7 @@ def _conv2d(x, weight, bias=None, stride=1, padding=0):
     # Small columns are kept for the weight's gradient: one unfold less in backward,
     # which is most of a small conv's time. Large ones (kh*kw times the input) are
     # recomputed: time traded for memory, as PyTorch's im2col convolution always does.
-    kept = cols if cols.nbytes <= KEEP_COLUMNS_BYTES else None
+    kept = cols if cols.nbytes <= KEEP_SAVED_BYTES else None
     return (w2 @ cols).reshape(o, oh, ow, n).transpose(3, 0, 1, 2), kept
 
 
@@ -341,37 +343,59 @@ def _max_pool2d(x, kernel_size, stride=None):
     _check4(x, "max_pool2d")
     geometry = _geometry(x.shape, kernel_size, stride)
     kh, kw, sh, sw = geometry[:4]
-    if (sh, sw) == (kh, kw) and kw > 1:
-        # Tiles: reduce over kw first (rows of a window are adjacent in memory when
-        # the batch is innermost), then over kh: fewer and longer passes.
-        t = _tiles(x, geometry)
-        rows = np.maximum(t[..., 0], t[..., 1])
-        for q in range(2, kw):
-            np.maximum(rows, t[..., q], out=rows)
-        if kh == 1:
-            return rows[:, :, :, 0]
-        out = np.maximum(rows[:, :, :, 0], rows[:, :, :, 1])
-        for p in range(2, kh):
-            np.maximum(out, rows[:, :, :, p], out=out)
-        return out
+    if (sh, sw) == (kh, kw):
+        # Tiles: copy each window position's entries into one contiguous block
+        # (the copy costs what strided max passes would), then take the max over
+        # the blocks. Small copies are kept: the gradient finds the winners there.
+        order = _layout(x)
+        blocks = _window_blocks(x, geometry, order)
+        flat = blocks.reshape(kh * kw, -1)
+        out = np.array(flat[0]) if len(flat) == 1 else np.maximum(flat[0], flat[1])
+        for k in range(2, len(flat)):
+            np.maximum(out, flat[k], out=out)
+        ans = out.reshape(blocks.shape[2:]).transpose(_inverse(order))
+        return ans, blocks if blocks.nbytes <= KEEP_SAVED_BYTES else None
     slices = [v for _, _, v in _offsets(x, geometry)]
     if len(slices) == 1:
-        return np.array(slices[0], order="K")
+        return np.array(slices[0], order="K"), None
     out = np.maximum(slices[0], slices[1])
     for v in slices[2:]:
         np.maximum(out, v, out=out)
-    return out
+    return out, None
 
 
-def _first_max(x, ans, kernel_size, stride) -> np.ndarray:
+def _window_blocks(x, geometry, order) -> np.ndarray:
+    """(kh, kw, *pooled axes in memory order `order`): block [p, q] holds every
+    window's entry (p, q), laid out like x (for stride == kernel)."""
+    kh, kw = geometry[:2]
+    tiles = _tiles(x, geometry).transpose(3, 5, 0, 1, 2, 4)  # (kh, kw, n, c, oh, ow)
+    shape, axes = _mask_layout(tiles.shape[2:], order, kh, kw)
+    blocks = np.empty(shape, x.dtype)
+    np.copyto(blocks.transpose(axes), tiles)
+    return blocks
+
+
+@functools.lru_cache(maxsize=256)
+def _mask_layout(pooled: tuple, order: tuple, kh: int, kw: int) -> tuple:
+    """The (kh, kw, *pooled) shape in memory order `order`, and the axes that view
+    such a block array in logical order."""
+    return ((kh, kw) + tuple(pooled[a] for a in order),
+            (0, 1) + tuple(2 + a for a in _inverse(order)))
+
+
+def _first_max(x, ans, kernel_size, stride, blocks=None) -> np.ndarray:
     """The mask of each window's first maximum (in row-major window order), where
-    PyTorch sends the gradient."""
+    PyTorch sends the gradient; from the forward's window blocks when given."""
     geometry = _geometry(x.shape, kernel_size, stride)
     kh, kw, sh, sw, _, _, oh, ow = geometry
     order = _layout(x)
-    buf = np.empty((kh, kw) + tuple(ans.shape[a] for a in order), bool)
-    mask = buf.transpose((0, 1) + tuple(2 + a for a in _inverse(order)))
-    if (sh, sw) == (kh, kw):
+    shape, axes = _mask_layout(ans.shape, order, kh, kw)
+    buf = np.empty(shape, bool)
+    mask = buf.transpose(axes)
+    if blocks is not None:  # contiguous: one long pass
+        np.equal(blocks.reshape(kh * kw, -1), ans.transpose(order).reshape(-1),
+                 out=buf.reshape(kh * kw, -1))
+    elif (sh, sw) == (kh, kw):
         # One pass over x's windows. The mask is window-major: each mask[p, q] is one
         # contiguous block laid out like x, so the tie-breaking below and the spread
         # (which multiplies g into it) run over long contiguous stretches.
@@ -389,11 +413,11 @@ def _first_max(x, ans, kernel_size, stride) -> np.ndarray:
     return mask
 
 
-def _max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None):
+def _max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None, saved=None):
     # The winners are constant near any point without ties, so they are read off
     # the values (np.asarray: ndarrays, or Tensors under create_graph).
     xa = np.asarray(x)
-    mask = _first_max(xa, np.asarray(ans), kernel_size, stride)
+    mask = _first_max(xa, np.asarray(ans), kernel_size, stride, saved)
     return xp.window_spread(g, shape=xa.shape, kernel_size=kernel_size, stride=stride,
                             mask=mask, order=_layout(xa))
 
@@ -412,7 +436,7 @@ def _avg_pool2d_grad(xp, g, ans, x, kernel_size, stride=None):
                             stride=stride, order=_layout(x))
 
 
-defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True, fresh=True,
+defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True, fresh=True, saves=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng, True)))
 defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True, fresh=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng)))
