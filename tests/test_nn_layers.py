@@ -196,6 +196,26 @@ def test_embedding_lookup_and_repeated_indices_accumulate():
     assert ag.gradgradcheck(lambda w: F.embedding(np.array([0, 3, 0]), w) ** 2, (w,))
 
 
+def test_linear_input_gradient_takes_the_input_layout():
+    # a flattened conv output is column-major (batch innermost); its gradient follows
+    rng = np.random.default_rng(5)
+    data, w = rng.standard_normal((6, 4)), ag.tensor(rng.standard_normal((3, 4)))
+    upstream = rng.standard_normal((6, 3))
+    grads = []
+    for layout in (np.ascontiguousarray(data), np.asfortranarray(data)):
+        x = ag.tensor(layout, requires_grad=True)
+        F.linear(x, w).backward(upstream)
+        grads.append(x.grad.data)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-13)
+    np.testing.assert_allclose(grads[0], upstream @ w.data, rtol=1e-13)
+    assert grads[0].flags.c_contiguous and grads[1].flags.f_contiguous
+    x = ag.tensor(np.asfortranarray(data), requires_grad=True)
+    (g,) = ag.gradients((F.linear(x, w) ** 2).sum(), [x], create_graph=True)
+    (gg,) = ag.gradients(g.sum(), [x])  # second order through the transposed product
+    np.testing.assert_allclose(gg.data, 2 * (np.ones((6, 4)) @ w.data.T) @ w.data,
+                               rtol=1e-12)
+
+
 def test_linear_and_conv_shape_errors_name_the_op_and_shapes():
     import autograd_core as ag
     import nn

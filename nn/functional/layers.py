@@ -38,6 +38,10 @@ def _linear(x, weight, bias=None):
 
 
 def _linear_dx(xp, g, ans, x, weight, bias=None):
+    if type(x) is np.ndarray and x.ndim == 2 and x.strides[0] < x.strides[1]:
+        # dx laid out like x (column-major: a flattened conv output, batch innermost),
+        # so the backward pass upstream does not mix layouts. Same product, transposed.
+        return xp.matmul(weight.T, g.T).T
     return xp.matmul(g, weight)  # dx = g W
 
 
