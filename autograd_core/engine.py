@@ -134,6 +134,7 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
 
 
 def _run(order, leaf_grads, given, xp, retain, create, inputs, observer, accumulate):
+    """Run every node's rules, newest first, then hand the leaves their gradients."""
     wanted = _wanted(inputs)
     captured: dict[int, Any] = {}
     anomaly = STATE.anomaly
