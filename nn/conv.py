@@ -61,24 +61,27 @@ class Conv2d(Module):
 
 
 class _Pool2d(Module):
-    def __init__(self, kernel_size: int | tuple, stride: int | tuple | None = None) -> None:
+    def __init__(self, kernel_size: int | tuple, stride: int | tuple | None = None,
+                 padding: int | tuple = 0) -> None:
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
+        self.padding = padding
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+        text = f"kernel_size={self.kernel_size}, stride={self.stride}"
+        return text + (f", padding={self.padding}" if self.padding != 0 else "")
 
 
 class MaxPool2d(_Pool2d):
     """Maximum over each kernel_size window, moved by stride (default: kernel_size)."""
 
     def forward(self, x: Any) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
 
 class AvgPool2d(_Pool2d):
     """Mean over each kernel_size window, moved by stride (default: kernel_size)."""
 
     def forward(self, x: Any) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)

@@ -113,6 +113,46 @@ def test_pools_match_naive_loops(k, s):
     assert ag.gradgradcheck(lambda x: F.max_pool2d(x, k, s) ** 2, (xt,))
 
 
+@pytest.mark.parametrize("k,s,p", [(2, None, 1), (3, 2, 1), (3, 1, (1, 0)), (5, 2, 2)])
+def test_padded_pools_match_naive_loops(k, s, p):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 7, 8))
+    ph, pw = (p, p) if isinstance(p, int) else p
+    widths = ((0, 0), (0, 0), (ph, ph), (pw, pw))
+    stride = k if s is None else s
+    np.testing.assert_allclose(F.max_pool2d(x, k, s, p).data,
+                               naive_pool(np.pad(x, widths, constant_values=-np.inf), k,
+                                          stride, np.max))
+    np.testing.assert_allclose(F.avg_pool2d(x, k, s, p).data,  # zeros count in the mean
+                               naive_pool(np.pad(x, widths), k, stride, np.mean), rtol=1e-12)
+    xt = ag.tensor(x, requires_grad=True)
+    assert ag.gradcheck(lambda x: F.max_pool2d(x, k, s, p), (xt,))
+    assert ag.gradcheck(lambda x: F.avg_pool2d(x, k, s, p), (xt,))
+
+
+def test_pool_padding_is_at_most_half_the_kernel_as_in_pytorch():
+    with pytest.raises(ValueError, match=r"max_pool2d: padding 2 .* half of the kernel size 3"):
+        F.max_pool2d(ag.randn(1, 1, 6, 6), 3, padding=2)
+    with pytest.raises(ValueError, match="avg_pool2d: padding"):
+        F.avg_pool2d(ag.randn(1, 1, 6, 6), 2, padding=-1)
+    pooled = nn.MaxPool2d(3, 2, padding=1)
+    assert repr(pooled) == "MaxPool2d(kernel_size=3, stride=2, padding=1)"
+    assert pooled(ag.randn(2, 3, 8, 8)).shape == (2, 3, 4, 4)  # PyTorch's ResNet stem pool
+
+
+def test_padded_pools_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(9).standard_normal((2, 3, 9, 8))
+    for ours, theirs in ((F.max_pool2d, torch.nn.functional.max_pool2d),
+                         (F.avg_pool2d, torch.nn.functional.avg_pool2d)):
+        xt, tx = ag.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out, tout = ours(xt, 3, 2, 1), theirs(tx, 3, 2, 1)
+        np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12)
+        (out * out).sum().backward()
+        (tout * tout).sum().backward()
+        np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-12)
+
+
 def test_max_pool_sends_the_gradient_to_the_first_maximum_like_pytorch():
     x = ag.tensor(np.array([[[[1.0, 3.0], [3.0, 0.0]]]]), requires_grad=True)
     F.max_pool2d(x, 2).sum().backward()

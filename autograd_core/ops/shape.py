@@ -171,18 +171,19 @@ _STACK = defop("stack", _stack, vjp=_stack_grad, nin=-1, linear=True,
                np_fn=lambda arrays, axis=0: np.stack(arrays, axis=axis))
 
 
-def _pad(x, pad_width):
-    return np.pad(x, pad_width)
+def _pad(x, pad_width, constant_values=0):
+    return np.pad(x, pad_width, constant_values=constant_values)
 
 
-def _pad_grad(xp, g, ans, x, pad_width):
+def _pad_grad(xp, g, ans, x, pad_width, constant_values=0):
     widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (x.ndim, 2))
     return g[tuple(slice(int(b), int(b) + n) for (b, _), n in zip(widths, x.shape, strict=True))]
 
 
 defop("pad", _pad, _pad_grad, linear=True,
       sample=lambda rng: (lambda x: ((x,), {"pad_width": tuple(
-          (int(a), int(b)) for a, b in rng.integers(0, 3, size=(x.ndim, 2)))}))(
+          (int(a), int(b)) for a, b in rng.integers(0, 3, size=(x.ndim, 2))),
+          "constant_values": float(rng.choice([0.0, -1.5]))}))(
           s.values(rng, s.shape(rng, 1))))
 
 

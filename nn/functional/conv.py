@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from autograd_core.registry import OP
+import numpy as np
+
+from autograd_core import sampling as s
+from autograd_core.ops.conv import pair
+from autograd_core.registry import OP, defcomposite
 from autograd_core.tensor import Tensor, apply
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d"]
@@ -26,12 +30,43 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple = 1,
     return apply(_CONV2D, (x, w, b), {"stride": stride, "padding": padding})
 
 
-def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None) -> Tensor:
-    """Maximum over each window (stride defaults to the kernel size). As in PyTorch,
-    the gradient goes to the first maximum of a window."""
+def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None,
+               padding: int | tuple = 0) -> Tensor:
+    """Maximum over each window (stride defaults to the kernel size), over the input
+    padded with -inf. As in PyTorch, the gradient goes to the first maximum of a window."""
+    if padding != 0 and pair(padding) != (0, 0):
+        x = _pad_for_pool("max_pool2d", x, kernel_size, padding, max_fill=True)
     return apply(_MAX_POOL2D, (x,), {"kernel_size": kernel_size, "stride": stride})
 
 
-def avg_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None) -> Tensor:
-    """Mean over each window (stride defaults to the kernel size)."""
+def avg_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None,
+               padding: int | tuple = 0) -> Tensor:
+    """Mean over each window (stride defaults to the kernel size); padding adds zeros
+    that count in the mean (PyTorch's default, count_include_pad=True)."""
+    if padding != 0 and pair(padding) != (0, 0):
+        x = _pad_for_pool("avg_pool2d", x, kernel_size, padding, max_fill=False)
     return apply(_AVG_POOL2D, (x,), {"kernel_size": kernel_size, "stride": stride})
+
+
+def _pad_for_pool(name: str, x: Any, kernel_size, padding, max_fill: bool) -> Tensor:
+    (ph, pw), (kh, kw) = pair(padding), pair(kernel_size)
+    if not (0 <= ph <= kh // 2 and 0 <= pw <= kw // 2):
+        raise ValueError(f"{name}: padding {padding} must be at least 0 and at most half "
+                         f"of the kernel size {kernel_size}")
+    dtype = np.asarray(x.data if isinstance(x, Tensor) else x).dtype
+    fill = 0
+    if max_fill:  # a padded entry never wins: every window holds a real one
+        fill = -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+    return OP.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+
+
+def _sample_padded_pool(rng):
+    k = int(rng.integers(2, 4))
+    shape = (1, int(rng.integers(1, 3)), int(rng.integers(k, 6)), int(rng.integers(k, 6)))
+    params = {"kernel_size": k, "stride": int(rng.integers(1, k + 1)),
+              "padding": int(rng.integers(1, k // 2 + 1))}
+    return (s.distinct(rng, shape),), params
+
+
+defcomposite("max_pool2d_padded", max_pool2d, sample=_sample_padded_pool)
+defcomposite("avg_pool2d_padded", avg_pool2d, sample=_sample_padded_pool)
