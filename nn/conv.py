@@ -18,22 +18,32 @@ __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d"]
 
 
 class Conv2d(Module):
-    """2-D cross-correlation; weight (out_channels, in_channels, kh, kw), bias (out,).
+    """2-D cross-correlation; weight (out_channels, in_channels / groups, kh, kw), bias
+    (out,). `dilation` spaces the kernel's taps; `groups` splits the channels into
+    that many independent convolutions (groups = in_channels: depthwise). Both come
+    after `bias` here (API.md's order), so pass them by keyword as in PyTorch.
 
     Init as PyTorch: kaiming_uniform(a=sqrt(5)) for the weight, i.e.
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in_channels * kh * kw; same for bias.
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in_channels / groups * kh * kw;
+    same for bias.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple,
-                 stride: int | tuple = 1, padding: int | tuple = 0, bias: bool = True) -> None:
+                 stride: int | tuple = 1, padding: int | tuple = 0, bias: bool = True,
+                 dilation: int | tuple = 1, groups: int = 1) -> None:
         super().__init__()
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must be divisible by groups ({groups})")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = pair(kernel_size)
         self.stride = pair(stride)
         self.padding = pair(padding)
-        self.weight = Parameter(np.empty((out_channels, in_channels) + self.kernel_size,
-                                         np.float32))
+        self.dilation = pair(dilation)
+        self.groups = groups
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups)
+                                         + self.kernel_size, np.float32))
         if bias:
             self.bias = Parameter(np.empty(out_channels, np.float32))
         else:
@@ -43,18 +53,23 @@ class Conv2d(Module):
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+            fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Any) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
         return text

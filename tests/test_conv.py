@@ -11,18 +11,23 @@ import nn.functional as F
 from autograd_core.registry import OP
 
 
-def naive_conv2d(x, w, b, stride, padding):
+def naive_conv2d(x, w, b, stride, padding, dilation=(1, 1), groups=1):
     sh, sw = stride
     ph, pw = padding
+    dh, dw = dilation
     x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     n, c, h, wd = x.shape
-    o, _, kh, kw = w.shape
-    oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
+    o, cg, kh, kw = w.shape
+    oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (wd - dw * (kw - 1) - 1) // sw + 1
     out = np.zeros((n, o, oh, ow))
+    per = o // groups
     for i in range(oh):
         for j in range(ow):
-            patch = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
-            out[:, :, i, j] = np.einsum("ncpq,ocpq->no", patch, w)
+            patch = x[:, :, i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                      j * sw:j * sw + dw * (kw - 1) + 1:dw]
+            for gi in range(groups):
+                out[:, gi * per:(gi + 1) * per, i, j] = np.einsum(
+                    "ncpq,ocpq->no", patch[:, gi * cg:(gi + 1) * cg], w[gi * per:(gi + 1) * per])
     return out if b is None else out + b[None, :, None, None]
 
 
@@ -56,6 +61,58 @@ def test_conv2d_matches_naive_loops(xs, ws, stride, padding):
         out = F.conv2d(x, w, bias, stride=stride, padding=padding)
         np.testing.assert_allclose(out.data, naive_conv2d(x, w, bias, stride, padding),
                                    rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation,groups", [
+    ((2, 4, 9, 8), (6, 2, 3, 3), (1, 1), (1, 1), (1, 1), 2),
+    ((1, 3, 9, 9), (3, 1, 3, 2), (2, 1), (0, 1), (2, 3), 3),  # depthwise, dilated
+    ((2, 2, 8, 7), (4, 2, 2, 3), (1, 2), (2, 0), (3, 1), 1),
+])
+def test_dilated_and_grouped_conv2d_match_naive_loops(xs, ws, stride, padding, dilation,
+                                                      groups):
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    for bias in (b, None):
+        out = F.conv2d(x, w, bias, stride, padding, dilation, groups)
+        np.testing.assert_allclose(out.data,
+                                   naive_conv2d(x, w, bias, stride, padding, dilation, groups),
+                                   rtol=1e-10, atol=1e-12)
+    xt, wt, bt = ag.tensor(x, requires_grad=True), t64(rng, *ws), t64(rng, ws[0])
+
+    def fn(x, w, b):
+        return F.conv2d(x, w, b, stride, padding, dilation, groups)
+
+    assert ag.gradcheck(fn, (xt, wt, bt))
+    assert ag.gradgradcheck(fn, (xt, wt, bt))
+
+
+def test_grouped_conv2d_module_shapes_init_and_errors():
+    conv = nn.Conv2d(4, 6, 3, padding=1, dilation=2, groups=2)
+    assert conv.weight.shape == (6, 2, 3, 3)
+    assert repr(conv) == ("Conv2d(4, 6, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
+                          "dilation=(2, 2), groups=2)")
+    assert np.abs(conv.bias.data).max() <= 1 / np.sqrt(2 * 9)  # fan_in = 4 / 2 * 3 * 3
+    assert conv(ag.randn(1, 4, 8, 8)).shape == (1, 6, 6, 6)
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(4, 6, 3, groups=4)
+    with pytest.raises(ValueError, match=r"conv2d: .*groups = 2.*\(1, 3, 5, 5\)"):
+        F.conv2d(ag.randn(1, 3, 5, 5), ag.randn(4, 2, 3, 3), groups=2)
+
+
+def test_dilated_and_grouped_conv2d_match_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((2, 6, 10, 9)), rng.standard_normal((9, 2, 3, 2)), \
+        rng.standard_normal(9)
+    xt, wt, bt = (ag.tensor(v, requires_grad=True) for v in (x, w, b))
+    tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (x, w, b))
+    out = F.conv2d(xt, wt, bt, (2, 1), (1, 2), (2, 3), 3)
+    tout = torch.nn.functional.conv2d(tx, tw, tb, (2, 1), (1, 2), (2, 3), 3)
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10)
+    (out * out).sum().backward()
+    (tout * tout).sum().backward()
+    for ours, theirs in ((xt, tx), (wt, tw), (bt, tb)):
+        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-10)
 
 
 @pytest.mark.parametrize("xs,ws,stride,padding", CASES[1:3])

@@ -52,19 +52,23 @@ def out_size(size: int, k: int, stride: int, padding: int = 0) -> int:
     return n
 
 
-def _geometry(shape: tuple, kernel_size, stride, padding=0) -> tuple:
+def _geometry(shape: tuple, kernel_size, stride, padding=0, dilation=1) -> tuple:
     try:  # a few geometries recur every step; the cache saves the parsing
-        return _cached_geometry(tuple(shape), kernel_size, stride, padding)
+        return _cached_geometry(tuple(shape), kernel_size, stride, padding, dilation)
     except TypeError:  # an unhashable argument (a list)
-        return _parse_geometry(shape, kernel_size, stride, padding)
+        return _parse_geometry(shape, kernel_size, stride, padding, dilation)
 
 
-def _parse_geometry(shape: tuple, kernel_size, stride, padding=0) -> tuple:
+def _parse_geometry(shape: tuple, kernel_size, stride, padding=0, dilation=1) -> tuple:
+    """(kh, kw, sh, sw, ph, pw, oh, ow); a dilated kernel spans d (k - 1) + 1 pixels."""
     kh, kw = pair(kernel_size)
     sh, sw = pair(kernel_size if stride is None else stride)
     ph, pw = pair(padding)
-    return (kh, kw, sh, sw, ph, pw,
-            out_size(shape[2], kh, sh, ph), out_size(shape[3], kw, sw, pw))
+    dh, dw = pair(dilation)
+    if dh < 1 or dw < 1:
+        raise ValueError(f"dilation must be at least 1, got {dilation}")
+    return (kh, kw, sh, sw, ph, pw, out_size(shape[2], dh * (kh - 1) + 1, sh, ph),
+            out_size(shape[3], dw * (kw - 1) + 1, sw, pw))
 
 
 _cached_geometry = functools.lru_cache(maxsize=256)(_parse_geometry)
@@ -108,9 +112,10 @@ def _in_layout(a: np.ndarray, order: tuple) -> np.ndarray:
 
 
 # -- unfold (im2col) and fold (col2im) ---------------------------------------------
-def _windows(x, geometry) -> np.ndarray:
+def _windows(x, geometry, dilation=1) -> np.ndarray:
     """The (c, kh, kw, oh, ow, n) strided view of x's (padded) windows: no copy yet."""
     kh, kw, sh, sw, ph, pw, oh, ow = geometry
+    dh, dw = (1, 1) if dilation == 1 else pair(dilation)
     n, c, h, w = x.shape
     xt = x.transpose(1, 2, 3, 0)  # (c, h, w, n): the batch innermost
     shape = (c, kh, kw, oh, ow, n)
@@ -119,36 +124,44 @@ def _windows(x, geometry) -> np.ndarray:
         padded[:, ph:ph + h, pw:pw + w] = xt
         s0, s1, s2, s3 = padded.strides
         # A fresh contiguous buffer: ndarray() makes the view faster than as_strided.
-        return np.ndarray(shape, x.dtype, padded, 0, (s0, s1, s2, s1 * sh, s2 * sw, s3))
+        return np.ndarray(shape, x.dtype, padded, 0,
+                          (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3))
     s0, s1, s2, s3 = xt.strides
-    return as_strided(xt, shape, (s0, s1, s2, s1 * sh, s2 * sw, s3), writeable=False)
+    return as_strided(xt, shape, (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3),
+                      writeable=False)
 
 
-def _unfold(x, kernel_size, stride=1, padding=0):
-    return np.ascontiguousarray(_windows(x, _geometry(x.shape, kernel_size, stride, padding)))
+def _unfold(x, kernel_size, stride=1, padding=0, dilation=1):
+    geometry = _geometry(x.shape, kernel_size, stride, padding, dilation)
+    return np.ascontiguousarray(_windows(x, geometry, dilation))
 
 
-def _fold(cols, shape, kernel_size, stride=1, padding=0):
-    kh, kw, sh, sw, ph, pw, oh, ow = _geometry(shape, kernel_size, stride, padding)
+def _fold(cols, shape, kernel_size, stride=1, padding=0, dilation=1):
+    kh, kw, sh, sw, ph, pw, oh, ow = _geometry(shape, kernel_size, stride, padding, dilation)
+    dh, dw = pair(dilation)
     n, c, h, w = shape
     out = np.zeros((c, h + 2 * ph, w + 2 * pw, n), cols.dtype)
     for p in range(kh):  # one strided add per kernel offset; overlaps accumulate
         for q in range(kw):
-            out[:, p:p + sh * (oh - 1) + 1:sh, q:q + sw * (ow - 1) + 1:sw] += cols[:, p, q]
+            r, t = p * dh, q * dw
+            out[:, r:r + sh * (oh - 1) + 1:sh, t:t + sw * (ow - 1) + 1:sw] += cols[:, p, q]
     return out[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2)
 
 
 def _sample_window(rng, padding: bool = True):
-    """A small NCHW shape and a window that fits it (maybe strided and padded)."""
+    """A small NCHW shape and a window that fits it (maybe strided and padded, and
+    for convolution maybe dilated)."""
     kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
     stride = (int(rng.integers(1, 3)), int(rng.integers(1, 4)))
     pad = (int(rng.integers(0, 2)), int(rng.integers(0, 2))) if padding else (0, 0)
-    h = int(rng.integers(max(kh - 2 * pad[0], 1), 6))
-    w = int(rng.integers(max(kw - 2 * pad[1], 1), 6))
+    dil = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if padding else (1, 1)
+    h = int(rng.integers(max(dil[0] * (kh - 1) + 1 - 2 * pad[0], 1), 7))
+    w = int(rng.integers(max(dil[1] * (kw - 1) + 1 - 2 * pad[1], 1), 7))
     n, c = (int(v) for v in rng.integers(1, 3, size=2))
     params = {"kernel_size": (kh, kw), "stride": stride}
     if padding:
         params["padding"] = pad
+        params["dilation"] = dil
     return (n, c, h, w), params
 
 
@@ -164,12 +177,14 @@ def _sample_fold(rng):
 
 
 defop("unfold", _unfold,
-      lambda xp, g, ans, x, kernel_size, stride=1, padding=0:
-          xp.fold(g, shape=x.shape, kernel_size=kernel_size, stride=stride, padding=padding),
+      lambda xp, g, ans, x, kernel_size, stride=1, padding=0, dilation=1:
+          xp.fold(g, shape=x.shape, kernel_size=kernel_size, stride=stride, padding=padding,
+                  dilation=dilation),
       sample=_sample_unfold, linear=True)
 defop("fold", _fold,
-      lambda xp, g, ans, cols, shape, kernel_size, stride=1, padding=0:
-          xp.unfold(g, kernel_size=kernel_size, stride=stride, padding=padding),
+      lambda xp, g, ans, cols, shape, kernel_size, stride=1, padding=0, dilation=1:
+          xp.unfold(g, kernel_size=kernel_size, stride=stride, padding=padding,
+                    dilation=dilation),
       sample=_sample_fold, linear=True)
 
 
@@ -179,62 +194,76 @@ defop("fold", _fold,
 KEEP_SAVED_BYTES = 4 << 20
 
 
-def _conv2d(x, weight, bias=None, stride=1, padding=0):
-    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
-        raise ValueError(f"expects input (N, C, H, W) and weight (O, C, kh, kw) "
-                         f"with the same C, got {x.shape} and {weight.shape}")
-    o, c, kh, kw = weight.shape
-    windows = _windows(x, _geometry(x.shape, (kh, kw), stride, padding))
+def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    o, cg, kh, kw = weight.shape if weight.ndim == 4 else (0, 0, 0, 0)
+    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != cg * groups or o % groups:
+        raise ValueError(f"expects input (N, C, H, W) and weight (O, C / groups, kh, kw) "
+                         f"with O and C divisible by groups = {groups}, got {x.shape} "
+                         f"and {weight.shape}")
+    windows = _windows(x, _geometry(x.shape, (kh, kw), stride, padding, dilation), dilation)
     _, _, _, oh, ow, n = windows.shape
-    k = c * kh * kw
-    w2 = weight.reshape(o, k)
+    k = cg * kh * kw  # one group's rows of the column matrix
+    lead = _lead(groups)  # groups > 1: a stack of products, one per group
+    w3 = weight.reshape(lead + (o // groups, k))
     if bias is None:
-        cols = np.ascontiguousarray(windows).reshape(k, -1)
+        cols = np.ascontiguousarray(windows).reshape(lead + (k, -1))
     else:  # the bias rides in the product: [W b] @ [cols; 1] (a broadcast add is slower)
-        cols = np.empty((k + 1, oh * ow * n), np.result_type(x, bias))
-        np.copyto(cols[:k].reshape(windows.shape), windows)
-        cols[k] = 1
-        w2 = np.concatenate([w2, bias.reshape(o, 1)], axis=1)
+        cols = np.empty(lead + (k + 1, oh * ow * n), np.result_type(x, bias))
+        shape = (groups, cg) + windows.shape[1:]
+        np.copyto(cols[..., :k, :].reshape(shape), windows.reshape(shape))
+        cols[..., k, :] = 1
+        w3 = np.concatenate([w3, bias.reshape(lead + (o // groups, 1))], axis=-1)
     # Small columns are kept for the weight's gradient: one unfold less in backward,
     # which is most of a small conv's time. Large ones (kh*kw times the input) are
     # recomputed: time traded for memory, as PyTorch's im2col convolution always does.
     kept = cols if cols.nbytes <= KEEP_SAVED_BYTES else None
-    return (w2 @ cols).reshape(o, oh, ow, n).transpose(3, 0, 1, 2), kept
+    return (w3 @ cols).reshape(o, oh, ow, n).transpose(3, 0, 1, 2), kept
 
 
-def _conv2d_grads(xp, g, ans, inputs, needs, stride=1, padding=0, saved=None):
+def _lead(groups: int) -> tuple:
+    return () if groups == 1 else (groups,)
+
+
+def _conv2d_grads(xp, g, ans, inputs, needs, stride=1, padding=0, dilation=1, groups=1,
+                  saved=None):
     x, weight, bias = inputs
-    o, c, kh, kw = weight.shape
+    o, cg, kh, kw = weight.shape
     n, _, oh, ow = g.shape
-    # g as the (o, oh*ow*n) matrix the forward produced, shared by all three rules.
-    g2 = xp.reshape(xp.transpose(g, (1, 2, 3, 0)), (o, -1))
+    k, lead = cg * kh * kw, _lead(groups)
+    # g as the (o, oh*ow*n) matrix the forward produced (one per group), for all three rules.
+    g2 = xp.reshape(xp.transpose(g, (1, 2, 3, 0)), lead + (o // groups, -1))
     gx = gw = gb = None
     if needs[0]:
-        gcols = xp.matmul(xp.transpose(xp.reshape(weight, (o, -1))), g2)
-        gx = xp.fold(xp.reshape(gcols, (c, kh, kw, oh, ow, n)), shape=x.shape,
-                     kernel_size=(kh, kw), stride=stride, padding=padding)
-    if saved is not None and needs[1]:
+        w2 = xp.reshape(weight, lead + (o // groups, k))
+        gcols = xp.matmul(xp.swapaxes(w2, -1, -2), g2)
+        gx = xp.fold(xp.reshape(gcols, (cg * groups, kh, kw, oh, ow, n)), shape=x.shape,
+                     kernel_size=(kh, kw), stride=stride, padding=padding,
+                     dilation=dilation)
+    if saved is not None and needs[1]:  # a plain pass: ndarrays only
         # [dW db] = g2 [cols; 1]^T in one product (the saved columns carry the ones row)
-        k = c * kh * kw
-        both = g2 @ saved.T
+        both = g2 @ saved.swapaxes(-1, -2)
         if bias is not None and needs[2]:
-            gb = both[:, k]
-        return gx, both[:, :k].reshape(weight.shape), gb
+            gb = both[..., k].reshape(o)
+        return gx, both[..., :k].reshape(weight.shape), gb
     if needs[1]:
-        cols = xp.unfold(x, kernel_size=(kh, kw), stride=stride, padding=padding)
-        gw = xp.reshape(xp.matmul(g2, xp.transpose(xp.reshape(cols, (c * kh * kw, -1)))),
-                        weight.shape)
+        cols = xp.unfold(x, kernel_size=(kh, kw), stride=stride, padding=padding,
+                         dilation=dilation)
+        cols2 = xp.reshape(cols, lead + (k, -1))
+        gw = xp.reshape(xp.matmul(g2, xp.swapaxes(cols2, -1, -2)), weight.shape)
     if needs[2]:
-        gb = row_sums(xp, g2)
+        gb = row_sums(xp, xp.reshape(g2, (o, -1)))
     return gx, gw, gb
 
 
 def _sample_conv2d(rng):
     (n, c, h, w), params = _sample_window(rng)
-    o = int(rng.integers(1, 4))
+    groups = int(rng.choice([1, 1, 2]))
+    o = int(rng.integers(1, 3)) * groups
     weight = s.values(rng, (o, c) + params.pop("kernel_size"))
     bias = s.values(rng, (o,)) if rng.random() < 0.7 else None
-    return (s.values(rng, (n, c, h, w)), weight, bias), params
+    if groups > 1:
+        params["groups"] = groups
+    return (s.values(rng, (n, c * groups, h, w)), weight, bias), params
 
 
 defop("conv2d", _conv2d, vjp=_conv2d_grads, nin=3, fresh=True, saves=True,

@@ -20,14 +20,21 @@ _CONV2D, _MAX_POOL2D, _AVG_POOL2D = OP.conv2d, OP.max_pool2d, OP.avg_pool2d
 
 
 def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple = 1,
-           padding: int | tuple = 0, *, bias: Any = None) -> Tensor:
-    """Cross-correlation of x (N, C, H, W) with w (O, C, kh, kw), plus b (O,).
-    `bias=` is PyTorch's name for b, accepted so its calls carry over."""
+           padding: int | tuple = 0, dilation: int | tuple = 1, groups: int = 1, *,
+           bias: Any = None) -> Tensor:
+    """Cross-correlation of x (N, C, H, W) with w (O, C / groups, kh, kw), plus b (O,),
+    with PyTorch's stride, padding, dilation and groups. `bias=` is PyTorch's name
+    for b, accepted so its calls carry over."""
     if bias is not None:
         if b is not None:
             raise TypeError("conv2d: got the bias twice, as b and as bias")
         b = bias
-    return apply(_CONV2D, (x, w, b), {"stride": stride, "padding": padding})
+    params = {"stride": stride, "padding": padding}
+    if dilation != 1:
+        params["dilation"] = dilation
+    if groups != 1:
+        params["groups"] = groups
+    return apply(_CONV2D, (x, w, b), params)
 
 
 def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None,
