@@ -188,7 +188,7 @@ defop("fold", _fold,
       sample=_sample_fold, linear=True)
 
 
-# -- conv2d: one node, one (o, c*kh*kw) @ (c*kh*kw, oh*ow*n) product -----------------
+# -- conv2d: one node, one (o, c*kh*kw) @ (c*kh*kw, oh*ow*n) product per group -------
 # conv2d's im2col columns and max_pool2d's window blocks up to this size are kept
 # for backward; larger ones are recomputed (memory over time).
 KEEP_SAVED_BYTES = 4 << 20
@@ -204,7 +204,7 @@ def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     _, _, _, oh, ow, n = windows.shape
     k = cg * kh * kw  # one group's rows of the column matrix
     lead = _lead(groups)  # groups > 1: a stack of products, one per group
-    w3 = weight.reshape(lead + (o // groups, k))
+    w2 = weight.reshape(lead + (o // groups, k))
     if bias is None:
         cols = np.ascontiguousarray(windows).reshape(lead + (k, -1))
     else:  # the bias rides in the product: [W b] @ [cols; 1] (a broadcast add is slower)
@@ -212,12 +212,12 @@ def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         shape = (groups, cg) + windows.shape[1:]
         np.copyto(cols[..., :k, :].reshape(shape), windows.reshape(shape))
         cols[..., k, :] = 1
-        w3 = np.concatenate([w3, bias.reshape(lead + (o // groups, 1))], axis=-1)
+        w2 = np.concatenate([w2, bias.reshape(lead + (o // groups, 1))], axis=-1)
     # Small columns are kept for the weight's gradient: one unfold less in backward,
     # which is most of a small conv's time. Large ones (kh*kw times the input) are
     # recomputed: time traded for memory, as PyTorch's im2col convolution always does.
     kept = cols if cols.nbytes <= KEEP_SAVED_BYTES else None
-    return (w3 @ cols).reshape(o, oh, ow, n).transpose(3, 0, 1, 2), kept
+    return (w2 @ cols).reshape(o, oh, ow, n).transpose(3, 0, 1, 2), kept
 
 
 def _lead(groups: int) -> tuple:
