@@ -30,7 +30,7 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple = 1,
             raise TypeError("conv2d: got the bias twice, as b and as bias")
         b = bias
     params = {"stride": stride, "padding": padding}
-    if dilation != 1:
+    if dilation != 1 and pair(dilation) != (1, 1):
         params["dilation"] = dilation
     if groups != 1:
         params["groups"] = groups
