@@ -42,6 +42,16 @@ def broadcastable(rng: np.random.Generator, full: tuple[int, ...]) -> tuple[int,
     return tuple(1 if rng.random() < 0.3 else n for n in full[drop:])
 
 
+def any_layout(rng: np.random.Generator, a: np.ndarray) -> np.ndarray:
+    """a, or the same values laid out in memory in a random axis order (as a conv2d
+    output keeps the batch innermost, or a flattened one is column-major), so the
+    checks also reach the code that follows its input's layout."""
+    if a.ndim < 2 or rng.random() < 0.4:
+        return a
+    order = rng.permutation(a.ndim)
+    return np.ascontiguousarray(a.transpose(order)).transpose(np.argsort(order))
+
+
 def distinct(rng: np.random.Generator, shape: Sequence[int], low=-2.0, high=2.0) -> np.ndarray:
     """Values at least (high-low)/(4n) apart, for ops with ties (max, sort)."""
     n = int(np.prod(shape))

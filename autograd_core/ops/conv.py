@@ -167,7 +167,7 @@ def _sample_window(rng, padding: bool = True):
 
 def _sample_unfold(rng):
     shape, params = _sample_window(rng)
-    return (s.values(rng, shape),), params
+    return (s.any_layout(rng, s.values(rng, shape)),), params
 
 
 def _sample_fold(rng):
@@ -263,7 +263,7 @@ def _sample_conv2d(rng):
     bias = s.values(rng, (o,)) if rng.random() < 0.7 else None
     if groups > 1:
         params["groups"] = groups
-    return (s.values(rng, (n, c * groups, h, w)), weight, bias), params
+    return (s.any_layout(rng, s.values(rng, (n, c * groups, h, w))), weight, bias), params
 
 
 defop("conv2d", _conv2d, vjp=_conv2d_grads, nin=3, fresh=True, saves=True,
@@ -329,7 +329,7 @@ def _sample_pool(rng, distinct: bool = False):
     if rng.random() < 0.3:
         params["stride"] = None  # the default: stride = kernel_size
     x = s.distinct(rng, shape) if distinct else s.values(rng, shape)
-    return x, params
+    return s.any_layout(rng, x), params
 
 
 def _random_mask(rng, shape, params):

@@ -61,7 +61,7 @@ def _sample_linear(rng):
     i, o = (int(v) for v in rng.integers(1, 5, size=2))
     batch = s.shape(rng, 0, 2)
     bias = s.values(rng, (o,)) if rng.random() < 0.7 else None
-    return (s.values(rng, batch + (i,)), s.values(rng, (o, i)), bias), {}
+    return (s.any_layout(rng, s.values(rng, batch + (i,))), s.values(rng, (o, i)), bias), {}
 
 
 _LINEAR = defop("linear", _linear, _linear_dx, _linear_dw, _linear_db, fresh=True,
