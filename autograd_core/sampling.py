@@ -61,7 +61,7 @@ def distinct(rng: np.random.Generator, shape: Sequence[int], low=-2.0, high=2.0)
 
 def unary(domain: Domain = REAL, **params) -> Callable:
     def sample(rng):
-        return (values(rng, shape(rng), domain),), dict(params)
+        return (any_layout(rng, values(rng, shape(rng), domain)),), dict(params)
     return sample
 
 
@@ -71,7 +71,8 @@ def binary(domain_a: Domain = REAL, domain_b: Domain = REAL) -> Callable:
         a, b = full, broadcastable(rng, full)
         if rng.random() < 0.5:
             a, b = b, a
-        return (values(rng, a, domain_a), values(rng, b, domain_b)), {}
+        return (any_layout(rng, values(rng, a, domain_a)),
+                any_layout(rng, values(rng, b, domain_b))), {}
     return sample
 
 
@@ -90,5 +91,5 @@ def reduction(domain: Domain = REAL, ties: bool = False, **params) -> Callable:
     def sample(rng):
         s = shape(rng)
         x = distinct(rng, s) if ties else values(rng, s, domain)
-        return (x,), {**axis_params(rng, len(s)), **params}
+        return (any_layout(rng, x),), {**axis_params(rng, len(s)), **params}
     return sample
