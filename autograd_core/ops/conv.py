@@ -412,12 +412,12 @@ def _mask_layout(pooled: tuple, order: tuple, kh: int, kw: int) -> tuple:
             (0, 1) + tuple(2 + a for a in _inverse(order)))
 
 
-def _first_max(x, ans, kernel_size, stride, blocks=None) -> np.ndarray:
+def _first_max(x, ans, kernel_size, stride, order, blocks=None) -> np.ndarray:
     """The mask of each window's first maximum (in row-major window order), where
-    PyTorch sends the gradient; from the forward's window blocks when given."""
+    PyTorch sends the gradient; from the forward's window blocks when given.
+    `order` is x's layout."""
     geometry = _geometry(x.shape, kernel_size, stride)
     kh, kw, sh, sw, _, _, oh, ow = geometry
-    order = _layout(x)
     shape, axes = _mask_layout(ans.shape, order, kh, kw)
     buf = np.empty(shape, bool)
     mask = buf.transpose(axes)
@@ -446,9 +446,10 @@ def _max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None, saved=None):
     # The winners are constant near any point without ties, so they are read off
     # the values (np.asarray: ndarrays, or Tensors under create_graph).
     xa = np.asarray(x)
-    mask = _first_max(xa, np.asarray(ans), kernel_size, stride, saved)
+    order = _layout(xa)
+    mask = _first_max(xa, np.asarray(ans), kernel_size, stride, order, saved)
     return xp.window_spread(g, shape=xa.shape, kernel_size=kernel_size, stride=stride,
-                            mask=mask, order=_layout(xa))
+                            mask=mask, order=order)
 
 
 def _avg_pool2d(x, kernel_size, stride=None):
