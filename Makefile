@@ -11,7 +11,7 @@ export OMP_NUM_THREADS ?= 1
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev,examples]'
+	$(PIP) install -q -e '.[dev,examples,fast]'
 	touch $@
 
 # System Graphviz renders SVG/PNG; DOT export works without it.
@@ -34,7 +34,7 @@ lint: $(VENV)/.installed
 # Competitors live in their own venv, never in .venv (torch pinned: a CPU build).
 .bench-venv/.installed: pyproject.toml
 	python3 -m venv .bench-venv
-	.bench-venv/bin/pip install -q torch==2.13.0 autograd mygrad numpy pyinstrument threadpoolctl graphviz
+	.bench-venv/bin/pip install -q torch==2.13.0 autograd mygrad numpy scipy pyinstrument threadpoolctl graphviz
 	.bench-venv/bin/pip install -q --no-deps -e .
 	touch $@
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .fused import axpy, use_blas
 from .optimizer import Optimizer
 
 __all__ = ["SGD"]
@@ -26,6 +27,12 @@ class SGD(Optimizer):
 
     The momentum buffer starts at the first gradient, not at zero, so dampening
     does not shrink the first step. Nesterov needs mu > 0 and tau = 0.
+
+    fused: each update above is one fused multiply-add, as in PyTorch (its
+    add_ with alpha), through SciPy's BLAS axpy: one pass over memory, and
+    updates equal to PyTorch's bit for bit. None (the default) uses it when
+    SciPy is installed; False always uses numpy's two passes (a temporary,
+    two roundings); True insists on SciPy.
     """
 
     def __init__(
@@ -36,6 +43,8 @@ class SGD(Optimizer):
         dampening: float = 0,
         weight_decay: float = 0,
         nesterov: bool = False,
+        *,
+        fused: bool | None = None,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -45,6 +54,7 @@ class SGD(Optimizer):
             nesterov=nesterov,
         )
         super().__init__(params, defaults)
+        self.fused = use_blas(fused, "SGD")
 
     def _validate(self, group: dict[str, Any]) -> None:
         if group["lr"] < 0:
@@ -63,15 +73,24 @@ class SGD(Optimizer):
     def _update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
+        # Each step is one of PyTorch's add_(x, alpha=a): a fused multiply-add (see fused.py).
+        fused = self.fused
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         if weight_decay != 0:
-            grad = grad + weight_decay * param  # a new array: p.grad stays untouched
+            grad = _plus(grad, weight_decay, param, fused)  # new: p.grad stays untouched
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = np.array(grad, dtype=param.dtype)
             else:
                 buf *= momentum
-                buf += (1 - group["dampening"]) * grad
-            grad = grad + momentum * buf if group["nesterov"] else buf
-        param -= lr * grad
+                axpy(1 - group["dampening"], grad, buf, fused)
+            grad = _plus(grad, momentum, buf, fused) if group["nesterov"] else buf
+        axpy(-lr, grad, param, fused)
+
+
+def _plus(x: np.ndarray, a: float, y: np.ndarray, fused: bool) -> np.ndarray:
+    """x + a * y, as a new array."""
+    out = np.array(x, dtype=np.result_type(x, y))
+    axpy(a, y, out, fused)
+    return out
