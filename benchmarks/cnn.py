@@ -113,6 +113,53 @@ class NumpyCNN(HandWrittenSGD):
         return loss
 
 
+class PlainNumpyCNN(HandWrittenSGD):
+    """The same step as a person first writes it by hand: im2col rows per output
+    pixel (n, h, w), so the conv output is NHWC; pooling by reshaping it into
+    2x2 windows; buffers reused. No layout chosen for the pool, unlike NumpyCNN.
+    """
+
+    lr = LR
+
+    def __init__(self, params, n):
+        self.params = [p.copy() for p in params]
+        self.grads = [np.empty_like(p) for p in self.params]
+        dt = self.params[0].dtype
+        self.xp = np.zeros((n, 10, 10), dt)
+        self.cols = np.empty((n, 8, 8, 3, 3), dt)
+        self.rows = np.arange(n)
+
+    def forward_backward(self, x, y) -> float:
+        (wc, bc, wl, bl), (gwc, gbc, gwl, gbl), n = self.params, self.grads, len(x)
+        self.xp[:, 1:-1, 1:-1] = x[:, 0]
+        self.cols[...] = sliding_window_view(self.xp, (3, 3), axis=(1, 2))
+        cols = self.cols.reshape(n * 64, 9)
+        z = cols @ wc.reshape(C, 9).T + bc  # (n*64, C): NHWC
+        np.maximum(z, 0, out=z)
+        z6 = z.reshape(n, 4, 2, 4, 2, C)
+        pooled = z6.max(axis=(2, 4))  # (n, 4, 4, C)
+        # Every maximum of a window gets the gradient: ties happen only at 0 after
+        # ReLU, where ReLU's gradient is 0, so this equals PyTorch's first maximum.
+        mask = z6 == pooled[:, :, None, :, None]
+        flat = pooled.transpose(0, 3, 1, 2).reshape(n, C * 16)  # PyTorch's (C, H, W) order
+        logits = flat @ wl.T + bl
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        sums = e.sum(axis=1)
+        loss = float(np.log(sums).sum() - logits[self.rows, y].sum()) / n
+        e /= sums[:, None]  # softmax, then d loss / d logits = (softmax - onehot) / n
+        e[self.rows, y] -= 1
+        e /= n
+        np.matmul(e.T, flat, out=gwl)
+        np.sum(e, axis=0, out=gbl)
+        gpool = (e @ wl).reshape(n, C, 4, 4).transpose(0, 2, 3, 1)
+        gz = mask * gpool[:, :, None, :, None]  # (n, 4, 2, 4, 2, C)
+        gz = gz.reshape(n * 64, C)
+        gz *= z > 0
+        np.matmul(gz.T, cols, out=gwc.reshape(C, 9))
+        np.sum(gz, axis=0, out=gbc)
+        return loss
+
 
 def check() -> str:
     """Floor gradients over two steps against torch (float64), else central differences."""
@@ -122,40 +169,42 @@ def check() -> str:
         return _check_central_difference()
     rng = np.random.default_rng(5)
     params, (x, y) = init_params(rng, np.float64), batch(N, rng, np.float64)
-    floor, tp = NumpyCNN(params, N), [torch.tensor(p, requires_grad=True) for p in params]
+    floors = [NumpyCNN(params, N), PlainNumpyCNN(params, N)]
+    tp = [torch.tensor(p, requires_grad=True) for p in params]
     F = torch.nn.functional
     for _ in range(2):  # the second step catches stale buffers
-        floor.forward_backward(x, y)
+        losses = [floor.forward_backward(x, y) for floor in floors]
         h = F.max_pool2d(torch.relu(F.conv2d(torch.from_numpy(x), tp[0], tp[1], padding=1)), 2)
         F.cross_entropy(F.linear(h.flatten(1), tp[2], tp[3]), torch.from_numpy(y)).backward()
-        pairs = zip(floor.grads, tp, strict=True)
-        err = max(rel_err(g, p.grad.numpy()) for g, p in pairs)
-        if not err <= 1e-4:
-            raise FloorError(f"cnn floor gradients differ from torch's by {err:.3g}")
-        floor.step(x, y)
+        err = max(rel_err(g, p.grad.numpy()) for floor in floors
+                  for g, p in zip(floor.grads, tp, strict=True))
+        if not err <= 1e-4 or not np.allclose(losses[0], losses[1]):
+            raise FloorError(f"cnn floors' gradients differ from torch's by {err:.3g}")
+        for floor in floors:
+            floor.step(x, y)
         with torch.no_grad():
             for p in tp:
                 p -= LR * p.grad
                 p.grad = None
-    return f"cnn floor matches torch's gradients (float64, 2 steps) to {err:.1e} relative"
+    return f"cnn floors match torch's gradients (float64, 2 steps) to {err:.1e} relative"
 
 
 def _check_central_difference(eps=1e-6) -> str:
     rng = np.random.default_rng(6)
     params, (x, y) = init_params(rng, np.float64), batch(2, rng, np.float64)
-    floor = NumpyCNN(params, len(x))
-    err = central_difference_error(floor, x, y, eps)
+    err = max(central_difference_error(cls(params, len(x)), x, y, eps)
+              for cls in (NumpyCNN, PlainNumpyCNN))
     if not err <= 1e-4:
-        raise FloorError(f"cnn floor differs from central differences by {err:.3g}")
-    return f"cnn floor matches central differences (batch 2) to {err:.1e} relative"
+        raise FloorError(f"cnn floors differ from central differences by {err:.3g}")
+    return f"cnn floors match central differences (batch 2) to {err:.1e} relative"
 
 
-def make_impls(n=N, seed=0) -> dict:
+def make_impls(n=N, seed=0, floor_class=NumpyCNN) -> dict:
     rng = np.random.default_rng(seed)
     params, (x, y) = init_params(rng), batch(n, rng)
 
     def floor():
-        model = NumpyCNN(params, n)
+        model = floor_class(params, n)
         return lambda: model.step(x, y)
 
     def autograd_core():
@@ -247,4 +296,7 @@ def make_impls(n=N, seed=0) -> dict:
 
 
 def cases(quick: bool) -> list[Case]:
-    return [Case(f"cnn batch {N}", make_impls(), rtol=1e-4)]
+    # Against the specialised floor, and against the plain one (see PlainNumpyCNN).
+    return [Case(f"cnn batch {N}", make_impls(), rtol=1e-4),
+            Case(f"cnn batch {N}, plain floor", make_impls(floor_class=PlainNumpyCNN),
+                 rtol=1e-4)]
