@@ -50,9 +50,11 @@ def use_blas(fused: bool | None, who: str) -> bool:
 def axpy(a: float, x: np.ndarray, y: np.ndarray, fused: bool = True) -> None:
     """y += a * x, in place, for x of y's shape; one BLAS pass when `fused` can be."""
     blas = BLAS_AXPY.get(y.dtype) if fused else None
-    # BLAS walks both arrays as one flat vector: they must be laid out alike and
+    # BLAS walks both arrays as one flat vector: they must be numpy's (another
+    # array library's would be copied, and y left as it was), laid out alike and
     # contiguously (then ravel is a view, and BLAS writes into y itself).
-    if (blas is None or x.dtype != y.dtype or x.strides != y.strides
+    if (blas is None or type(y) is not np.ndarray or type(x) is not np.ndarray
+            or x.dtype != y.dtype or x.strides != y.strides
             or not (y.flags.c_contiguous or y.flags.f_contiguous)
             or not (y.flags.writeable and y.flags.aligned and x.flags.aligned)):
         y += a * x

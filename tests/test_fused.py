@@ -49,13 +49,18 @@ def test_blas_axpy_is_called_in_chunks_that_stay_on_one_thread(monkeypatch):
     assert np.all(y == 2.0)
 
 
+class Subclass(np.ndarray):
+    pass
+
+
 @pytest.mark.parametrize("fuse", [True, False])
 def test_axpy_falls_back_to_numpy_for_unlike_layouts_and_dtypes(fuse):
     rng = np.random.default_rng(1)
     x64 = rng.standard_normal((5, 6))
     cases = [(x64.astype(np.float32), np.zeros((6, 5), np.float32).T),  # C into F
              (x64[:, ::2], np.zeros((5, 3))),  # strided x
-             (x64, np.zeros((5, 6), np.float32))]  # float64 into float32
+             (x64, np.zeros((5, 6), np.float32)),  # float64 into float32
+             (x64, np.zeros((5, 6)).view(Subclass))]  # not numpy's own array type
     for x, y in cases:
         fused.axpy(0.5, x, y, fuse)
         np.testing.assert_allclose(y, 0.5 * x, rtol=1e-6)
