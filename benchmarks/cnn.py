@@ -116,7 +116,8 @@ class NumpyCNN(HandWrittenSGD):
 class PlainNumpyCNN(HandWrittenSGD):
     """The same step as a person first writes it by hand: im2col rows per output
     pixel (n, h, w), so the conv output is NHWC; pooling by reshaping it into
-    2x2 windows; buffers reused. No layout chosen for the pool, unlike NumpyCNN.
+    2x2 windows. The padded input and the columns are reused buffers, the rest
+    plain numpy expressions. No layout chosen for the pool, unlike NumpyCNN.
     """
 
     lr = LR
