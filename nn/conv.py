@@ -77,26 +77,52 @@ class Conv2d(Module):
 
 class _Pool2d(Module):
     def __init__(self, kernel_size: int | tuple, stride: int | tuple | None = None,
-                 padding: int | tuple = 0) -> None:
+                 padding: int | tuple = 0, ceil_mode: bool = False) -> None:
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
+        self.ceil_mode = ceil_mode
 
     def extra_repr(self) -> str:
         text = f"kernel_size={self.kernel_size}, stride={self.stride}"
-        return text + (f", padding={self.padding}" if self.padding != 0 else "")
+        text += f", padding={self.padding}" if self.padding != 0 else ""
+        return text + (", ceil_mode=True" if self.ceil_mode else "")
 
 
 class MaxPool2d(_Pool2d):
-    """Maximum over each kernel_size window, moved by stride (default: kernel_size)."""
+    """Maximum over each kernel_size window, moved by stride (default: kernel_size).
+    PyTorch's signature; dilation other than 1 and return_indices are not supported."""
+
+    def __init__(self, kernel_size: int | tuple, stride: int | tuple | None = None,
+                 padding: int | tuple = 0, dilation: int | tuple = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        F._unsupported("MaxPool2d", dilation, return_indices)
+        super().__init__(kernel_size, stride, padding, ceil_mode)
 
     def forward(self, x: Any) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding,
+                            ceil_mode=self.ceil_mode)
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over each kernel_size window, moved by stride (default: kernel_size)."""
+    """Mean over each kernel_size window, moved by stride (default: kernel_size),
+    with PyTorch's padding, ceil_mode, count_include_pad and divisor_override."""
+
+    def __init__(self, kernel_size: int | tuple, stride: int | tuple | None = None,
+                 padding: int | tuple = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
 
     def forward(self, x: Any) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        text += "" if self.count_include_pad else ", count_include_pad=False"
+        if self.divisor_override is not None:
+            text += f", divisor_override={self.divisor_override}"
+        return text

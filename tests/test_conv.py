@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -208,6 +210,82 @@ def test_padded_pools_match_pytorch():
         (out * out).sum().backward()
         (tout * tout).sum().backward()
         np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-12)
+
+
+def pytorch_pool_reference(x, k, s, p, ceil_mode, count_include_pad, divisor, reduce):
+    """PyTorch's documented pooling, window by window: the output size (ceil mode's
+    last window must start inside the input or its left padding), and the average's
+    divisor (the window clipped to the padded input, or to the input itself)."""
+    n, c, h, w = x.shape
+
+    def size(length):
+        out = (length + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
+        return out - 1 if ceil_mode and (out - 1) * s >= length + p else out
+
+    out = np.zeros((n, c, size(h), size(w)))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            r0, c0 = i * s - p, j * s - p
+            r1, c1 = min(r0 + k, h + p), min(c0 + k, w + p)
+            padded_count = (r1 - r0) * (c1 - c0)
+            r0, c0, r1, c1 = max(r0, 0), max(c0, 0), min(r1, h), min(c1, w)
+            window = x[:, :, r0:r1, c0:c1]
+            if reduce == "max":
+                out[:, :, i, j] = window.max(axis=(2, 3))
+            else:
+                count = divisor or (padded_count if count_include_pad else window[0, 0].size)
+                out[:, :, i, j] = window.sum(axis=(2, 3)) / count
+    return out
+
+
+@pytest.mark.parametrize("k,s,p", [(2, 2, 0), (3, 2, 1), (3, 3, 1), (2, 1, 1)])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_pool_options_match_pytorchs_formulas(k, s, p, ceil_mode):
+    x = np.random.default_rng(10).standard_normal((2, 2, 7, 6))
+    np.testing.assert_allclose(
+        F.max_pool2d(x, k, s, p, ceil_mode=ceil_mode).data,
+        pytorch_pool_reference(x, k, s, p, ceil_mode, True, None, "max"))
+    for include, divisor in ((True, None), (False, None), (True, 3)):
+        np.testing.assert_allclose(
+            F.avg_pool2d(x, k, s, p, ceil_mode, include, divisor).data,
+            pytorch_pool_reference(x, k, s, p, ceil_mode, include, divisor, "avg"), rtol=1e-12)
+    xt = ag.tensor(x, requires_grad=True)
+    assert ag.gradcheck(lambda x: F.avg_pool2d(x, k, s, p, ceil_mode, False), (xt,))
+    assert ag.gradcheck(lambda x: F.max_pool2d(x, k, s, p, ceil_mode=ceil_mode), (xt,))
+
+
+def test_pool_options_match_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    tF = torch.nn.functional
+    for k, s, p, ceil_mode, include, divisor, h in itertools.product(
+            [2, 3], [1, 2, 3], [0, 1], [False, True], [True, False], [None, 3], [5, 7]):
+        x = rng.standard_normal((2, 2, h, 6))
+        avg = (k, s, p, ceil_mode, include, divisor)
+        for ours, theirs, kw in ((F.avg_pool2d, tF.avg_pool2d, {}),
+                                 (F.max_pool2d, tF.max_pool2d, {"ceil_mode": ceil_mode})):
+            args = avg if ours is F.avg_pool2d else (k, s, p)
+            xt, tx = ag.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+            out, tout = ours(xt, *args, **kw), theirs(tx, *args, **kw)
+            np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12)
+            g = rng.standard_normal(out.shape)
+            (out * g).sum().backward()
+            (tout * torch.tensor(g)).sum().backward()
+            np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-12)
+
+
+def test_pool_options_modules_reprs_and_errors():
+    pool = nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False, divisor_override=4)
+    assert repr(pool) == ("AvgPool2d(kernel_size=3, stride=2, padding=1, ceil_mode=True, "
+                          "count_include_pad=False, divisor_override=4)")
+    assert pool(ag.randn(1, 2, 6, 6)).shape == (1, 2, 4, 4)  # 3 without ceil_mode
+    assert nn.MaxPool2d(2, ceil_mode=True)(ag.randn(1, 1, 5, 5)).shape == (1, 1, 3, 3)
+    with pytest.raises(NotImplementedError, match="max_pool2d: dilation 2"):
+        F.max_pool2d(ag.randn(1, 1, 6, 6), 2, dilation=2)
+    with pytest.raises(NotImplementedError, match="MaxPool2d: return_indices"):
+        nn.MaxPool2d(2, return_indices=True)
+    with pytest.raises(ValueError, match="divisor_override must be positive, got 0"):
+        F.avg_pool2d(ag.randn(1, 1, 6, 6), 2, divisor_override=0)
 
 
 def test_max_pool_sends_the_gradient_to_the_first_maximum_like_pytorch():

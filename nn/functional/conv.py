@@ -5,13 +5,14 @@ Output sizes follow PyTorch: floor((H + 2 padding - kernel) / stride) + 1.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from autograd_core import sampling as s
 from autograd_core.ops.conv import pair
-from autograd_core.registry import OP, defcomposite
+from autograd_core.registry import NP, OP, defcomposite
 from autograd_core.tensor import Tensor, apply
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d"]
@@ -38,42 +39,115 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple = 1,
 
 
 def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None,
-               padding: int | tuple = 0) -> Tensor:
+               padding: int | tuple = 0, dilation: int | tuple = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
     """Maximum over each window (stride defaults to the kernel size), over the input
-    padded with -inf. As in PyTorch, the gradient goes to the first maximum of a window."""
-    if padding != 0 and pair(padding) != (0, 0):
-        x = _pad_for_pool("max_pool2d", x, kernel_size, padding, max_fill=True)
+    padded with -inf. As in PyTorch, the gradient goes to the first maximum of a
+    window; ceil_mode rounds the output size up (a last, partial window). PyTorch's
+    signature; dilation other than 1 and return_indices are not supported."""
+    _unsupported("max_pool2d", dilation, return_indices)
+    if _pads(padding) or ceil_mode:
+        x = _pad_for_pool("max_pool2d", x, kernel_size, stride, padding, ceil_mode,
+                          fill="min")
     return apply(_MAX_POOL2D, (x,), {"kernel_size": kernel_size, "stride": stride})
 
 
 def avg_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None,
-               padding: int | tuple = 0) -> Tensor:
-    """Mean over each window (stride defaults to the kernel size); padding adds zeros
-    that count in the mean (PyTorch's default, count_include_pad=True)."""
-    if padding != 0 and pair(padding) != (0, 0):
-        x = _pad_for_pool("avg_pool2d", x, kernel_size, padding, max_fill=False)
-    return apply(_AVG_POOL2D, (x,), {"kernel_size": kernel_size, "stride": stride})
+               padding: int | tuple = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over each window (stride defaults to the kernel size), with PyTorch's
+    options: zero padding that counts in the mean unless count_include_pad=False,
+    ceil_mode (a last, partial window, averaged over what it covers of the padded
+    input), divisor_override (every window's sum divided by it)."""
+    if divisor_override is not None and divisor_override <= 0:
+        raise ValueError(f"avg_pool2d: divisor_override must be positive, got "
+                         f"{divisor_override}")
+    if not (_pads(padding) or ceil_mode or divisor_override):
+        return apply(_AVG_POOL2D, (x,), {"kernel_size": kernel_size, "stride": stride})
+    shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    padded = _pad_for_pool("avg_pool2d", x, kernel_size, stride, padding, ceil_mode,
+                           fill="zero")
+    sums = OP.window_sum(padded, kernel_size=kernel_size, stride=stride)
+    if divisor_override:
+        return sums / divisor_override
+    counts = _window_counts(shape[-2:], pair(kernel_size), _stride(kernel_size, stride),
+                            pair(padding), ceil_mode, count_include_pad)
+    return sums / counts.astype(sums.dtype)
 
 
-def _pad_for_pool(name: str, x: Any, kernel_size, padding, max_fill: bool) -> Tensor:
+def _pads(padding) -> bool:
+    return padding != 0 and pair(padding) != (0, 0)
+
+
+def _stride(kernel_size, stride) -> tuple[int, int]:
+    return pair(kernel_size if stride is None else stride)
+
+
+def _unsupported(name: str, dilation, return_indices: bool) -> None:
+    if dilation != 1 and pair(dilation) != (1, 1):
+        raise NotImplementedError(f"{name}: dilation {dilation} is not supported (only 1)")
+    if return_indices:
+        raise NotImplementedError(f"{name}: return_indices is not supported")
+
+
+def _ceil_extra(size: int, k: int, s: int, p: int) -> int:
+    """How far ceil mode's last window reaches past the padded input. As PyTorch,
+    a window must start inside the input or its left padding."""
+    out = -(-(size + 2 * p - k) // s) + 1
+    if (out - 1) * s >= size + p:
+        out -= 1
+    return max(0, (out - 1) * s + k - (size + 2 * p))
+
+
+def _pad_for_pool(name: str, x: Any, kernel_size, stride, padding, ceil_mode: bool,
+                  fill: str) -> Tensor:
     (ph, pw), (kh, kw) = pair(padding), pair(kernel_size)
     if not (0 <= ph <= kh // 2 and 0 <= pw <= kw // 2):
         raise ValueError(f"{name}: padding {padding} must be at least 0 and at most half "
                          f"of the kernel size {kernel_size}")
-    dtype = np.asarray(x.data if isinstance(x, Tensor) else x).dtype
-    fill = 0
-    if max_fill:  # a padded entry never wins: every window holds a real one
-        fill = -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
-    return OP.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    data = np.asarray(x.data if isinstance(x, Tensor) else x)
+    if data.ndim != 4:
+        raise ValueError(f"{name} expects an (N, C, H, W) input, got shape {data.shape}")
+    rh = rw = 0
+    if ceil_mode:
+        (sh, sw), (h, w) = _stride(kernel_size, stride), data.shape[-2:]
+        rh, rw = _ceil_extra(h, kh, sh, ph), _ceil_extra(w, kw, sw, pw)
+    value = 0
+    if fill == "min":  # a padded entry never wins: every window holds a real one
+        value = -np.inf if data.dtype.kind == "f" else np.iinfo(data.dtype).min
+    return OP.pad(x, ((0, 0), (0, 0), (ph, ph + rh), (pw, pw + rw)), constant_values=value)
 
 
-def _sample_padded_pool(rng):
+@functools.lru_cache(maxsize=64)
+def _window_counts(size: tuple, kernel: tuple, stride: tuple, padding: tuple,
+                   ceil_mode: bool, include_pad: bool) -> np.ndarray:
+    """(oh, ow): how many entries each window averages. PyTorch counts the padding
+    (unless include_pad is False) but never ceil mode's reach beyond it."""
+    (h, w), (kh, kw), (sh, sw), (ph, pw) = size, kernel, stride, padding
+    rh = _ceil_extra(h, kh, sh, ph) if ceil_mode else 0
+    rw = _ceil_extra(w, kw, sw, pw) if ceil_mode else 0
+    ones = np.zeros((1, 1, h + 2 * ph + rh, w + 2 * pw + rw))
+    if include_pad:
+        ones[..., :h + 2 * ph, :w + 2 * pw] = 1
+    else:
+        ones[..., ph:ph + h, pw:pw + w] = 1
+    counts = NP.window_sum(ones, kernel_size=kernel, stride=stride)[0, 0]
+    counts.flags.writeable = False  # cached: shared by every call
+    return counts
+
+
+def _sample_pool_options(rng, avg: bool):
+    """Padding, ceil mode and (for average pooling) the divisor options."""
     k = int(rng.integers(2, 4))
-    shape = (1, int(rng.integers(1, 3)), int(rng.integers(k, 6)), int(rng.integers(k, 6)))
+    shape = (1, int(rng.integers(1, 3)), int(rng.integers(k, 7)), int(rng.integers(k, 7)))
     params = {"kernel_size": k, "stride": int(rng.integers(1, k + 1)),
-              "padding": int(rng.integers(1, k // 2 + 1))}
+              "padding": int(rng.integers(0, k // 2 + 1)), "ceil_mode": bool(rng.random() < 0.5)}
+    if avg:
+        params["count_include_pad"] = bool(rng.random() < 0.5)
+        if rng.random() < 0.2:
+            params["divisor_override"] = int(rng.integers(1, 5))
     return (s.distinct(rng, shape),), params
 
 
-defcomposite("max_pool2d_padded", max_pool2d, sample=_sample_padded_pool)
-defcomposite("avg_pool2d_padded", avg_pool2d, sample=_sample_padded_pool)
+defcomposite("max_pool2d_padded", max_pool2d, sample=lambda rng: _sample_pool_options(rng, False))
+defcomposite("avg_pool2d_padded", avg_pool2d, sample=lambda rng: _sample_pool_options(rng, True))
