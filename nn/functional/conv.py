@@ -45,8 +45,9 @@ def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = No
     padded with -inf. As in PyTorch, the gradient goes to the first maximum of a
     window; ceil_mode rounds the output size up (a last, partial window). PyTorch's
     signature; dilation other than 1 and return_indices are not supported."""
-    _unsupported("max_pool2d", dilation, return_indices)
-    if _pads(padding) or ceil_mode:
+    if dilation != 1 or return_indices:
+        _unsupported("max_pool2d", dilation, return_indices)
+    if ceil_mode or padding != 0 and pair(padding) != (0, 0):
         x = _pad_for_pool("max_pool2d", x, kernel_size, stride, padding, ceil_mode,
                           fill="min")
     return apply(_MAX_POOL2D, (x,), {"kernel_size": kernel_size, "stride": stride})
