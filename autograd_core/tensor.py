@@ -83,8 +83,10 @@ def _check(node: Node) -> None:
 
 
 def _op_error(op, arrays, err: Exception) -> Exception:
-    shapes = " and ".join(str(tuple(np.shape(a))) for a in arrays)
-    why = str(err).removeprefix(f"{op.name}: ")  # numpy may name the op itself
+    shapes = " and ".join("None" if a is None else str(tuple(np.shape(a))) for a in arrays)
+    why = str(err)
+    if why.startswith(op.name):  # the forward may name the op itself
+        why = why[len(op.name):].lstrip(": ")
     msg = f"{op.name}: {why} (input shapes {shapes})"
     for kind in (ValueError, IndexError, TypeError):
         if isinstance(err, kind):
@@ -199,9 +201,16 @@ def to_array(data: Any, dtype=None, copy: bool = False) -> ndarray:
     if isinstance(data, ndarray):
         arr = np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype)
     else:
-        arr = np.array(data, dtype=dtype)
+        try:
+            arr = np.array(data, dtype=dtype)
+        except ValueError as err:  # a ragged nested list, say
+            raise ValueError(f"tensor: cannot make an array of {type(data).__name__} "
+                             f"data: {err}") from None
         if dtype is None and arr.dtype == np.float64:
             arr = arr.astype(np.float32)
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"tensor: data must be numbers or booleans, got "
+                        f"{type(data).__name__} of dtype {arr.dtype}")
     return arr
 
 

@@ -80,6 +80,9 @@ def _differentiable_args(args: Sequence[Any], idx: tuple[int, ...]) -> tuple[boo
     create = _nested(args)
     args = list(args)
     for i in idx:
+        if not -len(args) <= i < len(args):
+            raise IndexError(f"argnums {i} is out of range for a call with {len(args)} "
+                             f"positional argument{'s' * (len(args) != 1)}")
         args[i] = _as_input(args[i])
     return create, args, [args[i] for i in idx]
 

@@ -45,8 +45,11 @@ def pair(v) -> tuple[int, int]:
 
 def out_size(size: int, k: int, stride: int, padding: int = 0) -> int:
     """PyTorch's output size: floor((size + 2 padding - k) / stride) + 1."""
+    if stride < 1 or padding < 0:
+        raise ValueError(f"stride must be at least 1 and padding at least 0, got stride "
+                         f"{stride} and padding {padding}")
     n = (size + 2 * padding - k) // stride + 1
-    if n < 1 or stride < 1:
+    if n < 1:
         raise ValueError(f"a window of {k} with stride {stride} and padding {padding} does "
                          f"not fit in an input of size {size}")
     return n

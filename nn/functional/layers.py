@@ -111,6 +111,11 @@ def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray 
     if ndim < 2:
         raise ValueError(f"batch_norm expects (N, C, ...) input, got shape {np.shape(x)}")
     c = np.shape(x)[1]
+    for name, a in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if a is not None and np.shape(a) != (c,):
+            raise ValueError(f"batch_norm: the input has {c} channels (axis 1 of shape "
+                             f"{np.shape(x)}) but {name} has shape {np.shape(a)}")
     axes = (0,) + tuple(range(2, ndim))
     bshape = (c,) + (1,) * (ndim - 2)  # parameters broadcast over axis 1
     if training:
@@ -168,7 +173,13 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
     (negative counts from the end) pass no gradient to it, as in PyTorch."""
     idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding indices must be integers, got dtype {idx.dtype}")
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    n = np.shape(weight)[0]
+    if idx.size and (np.minimum.reduce(idx, axis=None) < 0
+                     or np.maximum.reduce(idx, axis=None) >= n):
+        bad = idx[(idx < 0) | (idx >= n)].flat[0]
+        raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings "
+                         f"(indices shape {idx.shape}); negative indices do not wrap")
     rows = OP.getitem(weight, index=idx)
     if padding_idx is None:
         return rows

@@ -1,0 +1,124 @@
+"""The bad-input table: each row a typical mistake, the error it must raise, and what
+the message must say. The message starts with the function or op the user called
+and names the shapes or values at fault, so nothing surfaces as a bare numpy error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+import nn
+import nn.functional as F
+import optim
+
+
+def t(*shape):
+    return ag.tensor(np.ones(shape), requires_grad=True)
+
+
+def ints(*values):
+    return ag.tensor(np.array(values))
+
+
+def backward_twice():
+    y = (t(2) * t(2)).sum()
+    y.backward()
+    y.backward()
+
+
+TABLE = [
+    # (what, call, error type, message pattern)
+    ("broadcast", lambda: t(2, 3) + t(4, 3), ValueError,
+     r"^add: .*shapes \(2, 3\) and \(4, 3\)"),
+    ("matmul inner sizes", lambda: t(2, 3) @ t(4, 5), ValueError,
+     r"^matmul: .*size 4 is different from 3.*\(2, 3\) and \(4, 5\)"),
+    ("reshape to another size", lambda: t(2, 3).reshape(4, 2), ValueError,
+     r"^reshape: cannot reshape array of size 6 into shape \(4,2\)"),
+    ("reduction axis", lambda: t(2, 3).sum(axis=2), ValueError,
+     r"^sum: axis 2 is out of bounds .* \(2, 3\)"),
+    ("index out of bounds", lambda: t(2, 3)[5], IndexError,
+     r"^getitem: index 5 is out of bounds for axis 0 with size 2"),
+    ("concatenate sizes", lambda: ag.concatenate([t(2, 3), t(2, 4)], axis=0), ValueError,
+     r"^concatenate: .*\(2, 3\) and \(2, 4\)"),
+    ("stack shapes", lambda: ag.stack([t(2, 3), t(3, 3)]), ValueError,
+     r"^stack: .*\(2, 3\) and \(3, 3\)"),
+    ("split sections", lambda: ag.split(t(5), 2), ValueError,
+     r"^split: an axis of length 5 does not divide into 2"),
+    ("tensor of text", lambda: ag.tensor("abc"), TypeError,
+     r"^tensor: data must be numbers or booleans, got str"),
+    ("ragged tensor", lambda: ag.tensor([[1, 2], [3]]), ValueError,
+     r"^tensor: cannot make an array of list data: .*inhomogeneous"),
+    ("backward of a vector", lambda: (t(3) * 2).backward(), RuntimeError,
+     r"^backward: grad can be implicitly created only for a one-element output, "
+     r"got shape \(3,\)"),
+    ("backward gradient shape", lambda: (t(2) * 2).backward(gradient=np.ones(3)),
+     ValueError, r"^backward: gradient has shape \(3,\) but the output has shape \(2,\)"),
+    ("backward twice", backward_twice, RuntimeError,
+     r"^Trying to backward through the graph a second time.*retain_graph=True"),
+    ("backward without grad", lambda: ag.tensor([1.0]).sum().backward(), RuntimeError,
+     r"^backward: the tensor does not require grad"),
+    ("grad of a vector function", lambda: ag.grad(lambda x: x * 2)(np.ones(3)), TypeError,
+     r"^grad: f must return a one-element Tensor, got \(3,\)"),
+    ("argnums past the arguments", lambda: ag.jacobian(lambda x: x, argnums=3)(np.ones(2)),
+     IndexError, r"^argnums 3 is out of range for a call with 1 positional argument$"),
+    ("linear features", lambda: nn.Linear(4, 3)(t(2, 5)), ValueError,
+     r"^linear: the input has 5 features .* expects 4"),
+    ("conv channels", lambda: nn.Conv2d(3, 4, 3)(t(1, 2, 8, 8)), ValueError,
+     r"^conv2d: .*got \(1, 2, 8, 8\) and \(4, 3, 3, 3\)"),
+    ("conv window too large", lambda: nn.Conv2d(1, 1, 5)(t(1, 1, 3, 3)), ValueError,
+     r"^conv2d: a window of 5 .* does not fit in an input of size 3"),
+    ("conv stride 0", lambda: F.conv2d(t(1, 1, 4, 4), t(1, 1, 3, 3), stride=0), ValueError,
+     r"^conv2d: stride must be at least 1 and padding at least 0, got stride 0 and "
+     r"padding 0 \(input shapes \(1, 1, 4, 4\) and \(1, 1, 3, 3\) and None\)"),
+    ("pool of a 3-d input", lambda: nn.MaxPool2d(2)(t(1, 3, 3)), ValueError,
+     r"^max_pool2d: expects an \(N, C, H, W\) input, got shape \(1, 3, 3\)"),
+    ("batch norm channels", lambda: nn.BatchNorm1d(4)(t(8, 5)), ValueError,
+     r"^batch_norm: the input has 5 channels \(axis 1 of shape \(8, 5\)\) but "
+     r"running_mean has shape \(4,\)"),
+    ("layer norm shape", lambda: nn.LayerNorm(4)(t(2, 5)), ValueError,
+     r"^layer_norm: input shape \(2, 5\) does not end with the normalized shape \(4,\)"),
+    ("embedding index", lambda: nn.Embedding(5, 3)(ints(1, 7)), IndexError,
+     r"^embedding: index 7 is out of range for 5 embeddings"),
+    ("negative embedding index", lambda: nn.Embedding(5, 3)(ints(-1)), IndexError,
+     r"^embedding: index -1 is out of range .* negative indices do not wrap"),
+    ("embedding float index", lambda: nn.Embedding(5, 3)(ag.tensor([1.0])), TypeError,
+     r"^embedding: indices must be integers, got dtype float32"),
+    ("cross-entropy class", lambda: F.cross_entropy(t(4, 3), ints(0, 1, 2, 3)), IndexError,
+     r"^cross_entropy: target class 3 is out of range for 3 classes \(input shape \(4, 3\)"),
+    ("cross-entropy target shape", lambda: F.cross_entropy(t(4, 3), ints(0, 1, 2)),
+     ValueError, r"^cross_entropy: target shape \(3,\) does not fit input shape \(4, 3\)"),
+    ("mse shapes", lambda: F.mse_loss(t(4, 3), t(4, 2)), ValueError,
+     r"^mse_loss: target shape \(4, 2\) does not match input shape \(4, 3\)"),
+    ("bce of a non-probability", lambda: F.binary_cross_entropy(t(4) * 2, t(4)), ValueError,
+     r"^binary_cross_entropy: every input must be a probability in \[0, 1\], got values "
+     r"in \[2.0, 2.0\]"),
+    ("reduction name", lambda: F.mse_loss(t(2), t(2), reduction="avg"), ValueError,
+     r"^mse_loss: reduction must be 'mean', 'sum' or 'none', got 'avg'"),
+    ("prelu slopes", lambda: F.prelu(t(2, 3), t(4)), ValueError,
+     r"^prelu: weight has 4 parameters but the input of shape \(2, 3\) has 3 channels"),
+    ("softmax axis", lambda: F.softmax(t(2, 3), axis=3), ValueError,
+     r"^softmax: axis 3 is out of bounds .* \(2, 3\)"),
+    ("learning rate", lambda: optim.SGD([t(2)], lr=-1), ValueError,
+     r"^Invalid learning rate: -1"),
+    ("betas", lambda: optim.Adam([t(2)], betas=(1.0, 0.9)), ValueError,
+     r"^Invalid betas: \(1.0, 0.9\)"),
+    ("no parameters", lambda: optim.SGD([], lr=0.1), ValueError,
+     r"^SGD got an empty parameter list"),
+    ("StepLR step size", lambda: optim.lr_scheduler.StepLR(optim.SGD([t(2)], lr=0.1), 0),
+     ValueError, r"^StepLR: step_size must be a positive integer, got 0"),
+    ("state_dict shapes", lambda: nn.Linear(2, 3).load_state_dict(
+        {"weight": np.ones((3, 3)), "bias": np.ones(3)}), RuntimeError,
+     r"size mismatch for weight: .*\(3, 3\).*\(3, 2\)"),
+    ("save into a missing directory", lambda: nn.save({"a": np.ones(2)}, "/nonexistent/x.npz"),
+     FileNotFoundError, r"save: cannot write /nonexistent/x.npz"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), [row[1:] for row in TABLE],
+                         ids=[row[0] for row in TABLE])
+def test_bad_input_raises_a_clear_error(call, error, pattern):
+    with pytest.raises(error) as info:
+        call()
+    assert info.type is error  # not a subclass from deeper down
+    assert info.match(pattern)
