@@ -14,10 +14,61 @@ from . import init
 from .functional import conv as F
 from .module import Module, Parameter
 
-__all__ = ["Conv2d", "MaxPool2d", "AvgPool2d"]
+__all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d"]
 
 
-class Conv2d(Module):
+class _Conv(Module):
+    """What Conv2d and ConvTranspose2d share: options, PyTorch's init, the repr."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple,
+                 stride, padding, dilation, groups: int, bias: bool, transposed: bool) -> None:
+        super().__init__()
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{type(self).__name__}: in_channels ({in_channels}) and "
+                             f"out_channels ({out_channels}) must be divisible by groups "
+                             f"({groups})")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = pair(kernel_size)
+        self.stride = pair(stride)
+        self.padding = pair(padding)
+        self.dilation = pair(dilation)
+        self.groups = groups
+        channels = ((in_channels, out_channels // groups) if transposed
+                    else (out_channels, in_channels // groups))
+        self.weight = Parameter(np.empty(channels + self.kernel_size, np.float32))
+        if bias:
+            self.bias = Parameter(np.empty(out_channels, np.float32))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # fan_in is the weight's axis 1 times the kernel: in / groups for Conv2d,
+        # out / groups for ConvTranspose2d, as PyTorch computes it for both.
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)  # as PyTorch
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if getattr(self, "output_padding", (0, 0)) != (0, 0):
+            text += f", output_padding={self.output_padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class Conv2d(_Conv):
     """2-D cross-correlation; weight (out_channels, in_channels / groups, kh, kw), bias
     (out,). `dilation` spaces the kernel's taps; `groups` splits the channels into
     that many independent convolutions (groups = in_channels: depthwise). Both come
@@ -31,48 +82,33 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple,
                  stride: int | tuple = 1, padding: int | tuple = 0, bias: bool = True,
                  dilation: int | tuple = 1, groups: int = 1) -> None:
-        super().__init__()
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must be divisible by groups ({groups})")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = pair(kernel_size)
-        self.stride = pair(stride)
-        self.padding = pair(padding)
-        self.dilation = pair(dilation)
-        self.groups = groups
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups)
-                                         + self.kernel_size, np.float32))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, np.float32))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)  # as PyTorch
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, transposed=False)
 
     def forward(self, x: Any) -> Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
-    def extra_repr(self) -> str:
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+
+class ConvTranspose2d(_Conv):
+    """The transposed convolution (see F.conv_transpose2d), PyTorch's signature:
+    weight (in_channels, out_channels / groups, kh, kw), bias (out,); each input pixel
+    spreads a kernel-sized patch, so stride s upsamples by s (a DCGAN generator's
+    layer). Init as PyTorch's: kaiming_uniform(a=sqrt(5)) with fan_in =
+    out_channels / groups * kh * kw, the same bound for the bias.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple,
+                 stride: int | tuple = 1, padding: int | tuple = 0,
+                 output_padding: int | tuple = 0, groups: int = 1, bias: bool = True,
+                 dilation: int | tuple = 1) -> None:
+        self.output_padding = pair(output_padding)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, transposed=True)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
 
 
 class _Pool2d(Module):

@@ -288,6 +288,82 @@ def test_pool_options_modules_reprs_and_errors():
         F.avg_pool2d(ag.randn(1, 1, 6, 6), 2, divisor_override=0)
 
 
+def naive_conv_transpose(x, w, b, s, p, op, groups, d):
+    """Each input pixel adds its kernel-sized patch x[n, c, i, j] w[c, o] to the output."""
+    n, c_in, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    full = np.zeros((n, cog * groups, (h - 1) * s + d * (kh - 1) + 1 + op,
+                     (wd - 1) * s + d * (kw - 1) + 1 + op))
+    cig = c_in // groups
+    for gi in range(groups):
+        xs, ws = x[:, gi * cig:(gi + 1) * cig], w[gi * cig:(gi + 1) * cig]
+        for i in range(h):
+            for j in range(wd):
+                for a in range(kh):
+                    for q in range(kw):
+                        full[:, gi * cog:(gi + 1) * cog, i * s + a * d, j * s + q * d] += \
+                            xs[:, :, i, j] @ ws[:, :, a, q]
+    out = full[:, :, p:full.shape[2] - p, p:full.shape[3] - p]
+    return out if b is None else out + b[None, :, None, None]
+
+
+@pytest.mark.parametrize("k,s,p,op,groups,d", [(3, 2, 1, 1, 1, 1), (2, 2, 0, 0, 2, 1),
+                                               (3, 1, 1, 0, 1, 2), (1, 1, 0, 1, 2, 2),
+                                               (4, 3, 2, 2, 1, 1)])
+def test_conv_transpose2d_matches_naive_loops_and_is_conv2ds_adjoint(k, s, p, op, groups, d):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 2 * groups, 4, 5))
+    w = rng.standard_normal((2 * groups, 3, k, k))
+    b = rng.standard_normal(3 * groups)
+    out = F.conv_transpose2d(x, w, b, s, p, op, groups, d)
+    np.testing.assert_allclose(out.data, naive_conv_transpose(x, w, b, s, p, op, groups, d),
+                               rtol=1e-12, atol=1e-12)
+    # <conv2d(y), x> = <y, conv_transpose2d(x)>: the same weight read both ways (an
+    # output padding of a stride or more gives conv2d outputs beyond x's: cropped)
+    y = rng.standard_normal(out.shape)
+    lhs = np.sum(F.conv2d(y, w, None, s, p, d, groups).data[:, :, :4, :5] * x)
+    rhs = np.sum(y * F.conv_transpose2d(x, w, None, s, p, op, groups, d).data)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
+    args = [ag.tensor(a, requires_grad=True) for a in (x[:1, :, :3, :3], w, b)]
+    assert ag.gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, s, p, op, groups, d),
+                        args)
+
+
+def test_conv_transpose2d_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(13)
+    for k, s, p, op, groups, d in itertools.product([1, 3], [1, 2, 3], [0, 1], [0, 1],
+                                                    [1, 2], [1, 2]):
+        if op >= max(s, d):
+            continue  # PyTorch rejects it, and so do we
+        arrays = (rng.standard_normal((2, 2 * groups, 4, 5)),
+                  rng.standard_normal((2 * groups, 3, k, k)), rng.standard_normal(3 * groups))
+        ours = [ag.tensor(a, requires_grad=True) for a in arrays]
+        theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+        out = F.conv_transpose2d(*ours, s, p, op, groups, d)
+        tout = torch.nn.functional.conv_transpose2d(*theirs, s, p, op, groups, d)
+        np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+        g = rng.standard_normal(out.shape)
+        (out * g).sum().backward()
+        (tout * torch.tensor(g)).sum().backward()
+        for a, ta in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_conv_transpose2d_module_init_repr_and_errors():
+    ag.manual_seed(0)
+    up = nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)  # a DCGAN generator's layer
+    assert up.weight.shape == (8, 4, 4, 4) and up.bias.shape == (4,)
+    bound = 1 / np.sqrt(4 * 16)  # fan_in = out_channels / groups * kh * kw, as PyTorch
+    assert np.abs(up.weight.data).max() <= bound and np.abs(up.bias.data).max() <= bound
+    assert up(ag.randn(2, 8, 7, 7)).shape == (2, 4, 14, 14)  # stride 2 doubles the size
+    assert repr(up) == "ConvTranspose2d(8, 4, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))"
+    with pytest.raises(ValueError, match=r"output_padding 2 must be smaller than the stride"):
+        F.conv_transpose2d(ag.randn(1, 2, 3, 3), ag.randn(2, 1, 3, 3), output_padding=2)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: expects .* got \(1, 3, 3, 3\)"):
+        F.conv_transpose2d(ag.randn(1, 3, 3, 3), ag.randn(2, 1, 3, 3))
+
+
 def test_max_pool_sends_the_gradient_to_the_first_maximum_like_pytorch():
     x = ag.tensor(np.array([[[[1.0, 3.0], [3.0, 0.0]]]]), requires_grad=True)
     F.max_pool2d(x, 2).sum().backward()

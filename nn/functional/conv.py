@@ -15,7 +15,7 @@ from autograd_core.ops.conv import pair
 from autograd_core.registry import NP, OP, defcomposite
 from autograd_core.tensor import Tensor, apply
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d"]
+__all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d"]
 
 _CONV2D, _MAX_POOL2D, _AVG_POOL2D = OP.conv2d, OP.max_pool2d, OP.avg_pool2d
 
@@ -36,6 +36,53 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple = 1,
     if groups != 1:
         params["groups"] = groups
     return apply(_CONV2D, (x, w, b), params)
+
+
+def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: int | tuple = 1,
+                     padding: int | tuple = 0, output_padding: int | tuple = 0,
+                     groups: int = 1, dilation: int | tuple = 1) -> Tensor:
+    """The transposed convolution of x (N, C_in, H, W) with weight (C_in, C_out / groups,
+    kh, kw), PyTorch's signature: the adjoint of conv2d with the same stride, padding,
+    dilation and groups, so each input pixel spreads a kernel-sized patch into the
+    output. H_out = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1.
+
+    Built from registered ops (matmul, then fold, col2im), so its gradients, to any
+    order, are theirs: a DCGAN generator's WGAN-GP penalty differentiates it twice.
+    """
+    xs, ws = np.shape(_data(x)), np.shape(_data(weight))
+    if len(xs) != 4 or len(ws) != 4 or xs[1] != ws[0] or groups < 1 or ws[0] % groups:
+        raise ValueError(f"conv_transpose2d: expects input (N, C_in, H, W) and weight "
+                         f"(C_in, C_out / groups, kh, kw) with C_in divisible by groups = "
+                         f"{groups}, got {xs} and {ws}")
+    (n, c_in, h, w), (_, c_out_g, kh, kw) = xs, ws
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
+    (oph, opw) = pair(output_padding)
+    if not (0 <= oph < max(sh, dh) and 0 <= opw < max(sw, dw)):
+        raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be "
+                         f"smaller than the stride {stride} or the dilation {dilation}")
+    out = (n, c_out_g * groups, (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1,
+           (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1)
+    if out[2] < 1 or out[3] < 1:
+        raise ValueError(f"conv_transpose2d: the output would have size {out[2:]} for an "
+                         f"input {xs} with padding {padding}")
+    # conv2d's input gradient, with x as the output gradient: cols = W^T x, then fold.
+    # fold finds the input size from the output's; output padding of a stride or more
+    # (allowed below the dilation) needs that many more (zero) input rows to match.
+    eh, ew = oph // sh, opw // sw
+    if eh or ew:
+        x = OP.pad(x, ((0, 0), (0, 0), (0, eh), (0, ew)))
+        h, w = h + eh, w + ew
+    g = c_in // groups
+    w2 = OP.reshape(weight, shape=(groups, g, c_out_g * kh * kw))
+    x2 = OP.reshape(OP.transpose(x, axes=(1, 2, 3, 0)), shape=(groups, g, h * w * n))
+    cols = OP.matmul(OP.swapaxes(w2, axis1=1, axis2=2), x2)
+    y = OP.fold(OP.reshape(cols, shape=(c_out_g * groups, kh, kw, h, w, n)), shape=out,
+                kernel_size=(kh, kw), stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw))
+    return y if bias is None else y + OP.reshape(bias, shape=(1, -1, 1, 1))
+
+
+def _data(a: Any) -> Any:
+    return a.data if isinstance(a, Tensor) else a
 
 
 def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None,
@@ -152,3 +199,20 @@ def _sample_pool_options(rng, avg: bool):
 
 defcomposite("max_pool2d_padded", max_pool2d, sample=lambda rng: _sample_pool_options(rng, False))
 defcomposite("avg_pool2d_padded", avg_pool2d, sample=lambda rng: _sample_pool_options(rng, True))
+
+
+def _sample_conv_transpose2d(rng):
+    groups = int(rng.choice([1, 1, 2]))
+    c_in, c_out = int(rng.integers(1, 3)) * groups, int(rng.integers(1, 3)) * groups
+    kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
+    sh, sw, dh, dw = (int(v) for v in rng.integers(1, 3, size=4))
+    params = {"stride": (sh, sw), "padding": (int(rng.integers(0, kh)) // 2, 0),
+              "output_padding": (int(rng.integers(0, max(sh, dh))), 0),
+              "groups": groups, "dilation": (dh, dw)}
+    x = s.values(rng, (int(rng.integers(1, 3)), c_in, int(rng.integers(1, 4)),
+                       int(rng.integers(1, 4))))
+    bias = s.values(rng, (c_out,)) if rng.random() < 0.7 else None
+    return (x, s.values(rng, (c_in, c_out // groups, kh, kw)), bias), params
+
+
+defcomposite("conv_transpose2d", conv_transpose2d, sample=_sample_conv_transpose2d)
