@@ -232,6 +232,58 @@ def test_gradient_penalty_gradcheck_and_gradgradcheck(activation):
     assert ag.gradgradcheck(penalty, params)
 
 
+def conv_critic():
+    """A DCGAN-style critic on 1x6x6 images: conv, LeakyReLU, max pool, conv, linear."""
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.LeakyReLU(0.2), nn.MaxPool2d(2),
+                         nn.Conv2d(3, 2, 2, stride=1), nn.Softplus(), nn.Flatten(),
+                         nn.Linear(8, 1)).double()
+
+
+def test_gradient_penalty_through_conv_layers_gradcheck():
+    """The penalty through conv2d and max pooling, differentiated w.r.t. the critic's
+    parameters (second derivatives of the critic), against central differences."""
+    ag.manual_seed(9)
+    D = conv_critic()
+    rng = np.random.default_rng(10)
+    real, fake = rng.standard_normal((2, 1, 6, 6)), rng.standard_normal((2, 1, 6, 6))
+    eps = rng.random((2, 1, 1, 1))
+    params = [p.data.copy() for p in D.parameters()]
+
+    def penalty(*ps):
+        with parameters_replaced(D, ps):
+            return gradient_penalty(D, real, fake, eps)
+
+    assert ag.gradcheck(penalty, params)
+
+
+def test_gradient_penalty_through_conv_layers_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    ag.manual_seed(11)
+    D = conv_critic()
+    tD = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.LeakyReLU(0.2),
+                             torch.nn.MaxPool2d(2), torch.nn.Conv2d(3, 2, 2),
+                             torch.nn.Softplus(), torch.nn.Flatten(),
+                             torch.nn.Linear(8, 1)).double()
+    with torch.no_grad():
+        for p, tp in zip(D.parameters(), tD.parameters(), strict=True):
+            tp.copy_(torch.from_numpy(p.data))
+    rng = np.random.default_rng(12)
+    real, fake = rng.standard_normal((3, 1, 6, 6)), rng.standard_normal((3, 1, 6, 6))
+    eps = rng.random((3, 1, 1, 1))
+    gp = gradient_penalty(D, real, fake, eps)
+    gp.backward()
+    x_hat = torch.tensor(eps * real + (1 - eps) * fake, requires_grad=True)
+    (grad,) = torch.autograd.grad(tD(x_hat).sum(), x_hat, create_graph=True)
+    tgp = ((grad.reshape(3, -1).norm(dim=1) - 1) ** 2).mean()
+    tgp.backward()
+    np.testing.assert_allclose(gp.item(), tgp.item(), rtol=1e-10)
+    for p, tp in zip(D.parameters(), tD.parameters(), strict=True):
+        if tp.grad is None:  # the last bias: the input gradient does not depend on it
+            assert p.grad is None
+            continue
+        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
 def test_wgan_gp_step_differentiates_the_penalty():
     """gp_weight enters the D update: a different weight gives a different step."""
     after = []
