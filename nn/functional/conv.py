@@ -112,7 +112,7 @@ def avg_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = No
                          f"{divisor_override}")
     if not (_pads(padding) or ceil_mode or divisor_override):
         return apply(_AVG_POOL2D, (x,), {"kernel_size": kernel_size, "stride": stride})
-    shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    shape = np.shape(_data(x))
     padded = _pad_for_pool("avg_pool2d", x, kernel_size, stride, padding, ceil_mode,
                            fill="zero")
     sums = OP.window_sum(padded, kernel_size=kernel_size, stride=stride)
@@ -153,7 +153,7 @@ def _pad_for_pool(name: str, x: Any, kernel_size, stride, padding, ceil_mode: bo
     if not (0 <= ph <= kh // 2 and 0 <= pw <= kw // 2):
         raise ValueError(f"{name}: padding {padding} must be at least 0 and at most half "
                          f"of the kernel size {kernel_size}")
-    data = np.asarray(x.data if isinstance(x, Tensor) else x)
+    data = np.asarray(_data(x))
     if data.ndim != 4:
         raise ValueError(f"{name} expects an (N, C, H, W) input, got shape {data.shape}")
     rh = rw = 0
@@ -197,8 +197,8 @@ def _sample_pool_options(rng, avg: bool):
     return (s.distinct(rng, shape),), params
 
 
-defcomposite("max_pool2d_padded", max_pool2d, sample=lambda rng: _sample_pool_options(rng, False))
-defcomposite("avg_pool2d_padded", avg_pool2d, sample=lambda rng: _sample_pool_options(rng, True))
+defcomposite("max_pool2d_options", max_pool2d, sample=lambda rng: _sample_pool_options(rng, False))
+defcomposite("avg_pool2d_options", avg_pool2d, sample=lambda rng: _sample_pool_options(rng, True))
 
 
 def _sample_conv_transpose2d(rng):
@@ -206,9 +206,12 @@ def _sample_conv_transpose2d(rng):
     c_in, c_out = int(rng.integers(1, 3)) * groups, int(rng.integers(1, 3)) * groups
     kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
     sh, sw, dh, dw = (int(v) for v in rng.integers(1, 3, size=4))
-    params = {"stride": (sh, sw), "padding": (int(rng.integers(0, kh)) // 2, 0),
-              "output_padding": (int(rng.integers(0, max(sh, dh))), 0),
-              "groups": groups, "dilation": (dh, dw)}
+    # padding up to half the dilated kernel keeps the output at least 1 wide
+    params = {"stride": (sh, sw), "groups": groups, "dilation": (dh, dw),
+              "padding": (int(rng.integers(0, dh * (kh - 1) // 2 + 1)),
+                          int(rng.integers(0, dw * (kw - 1) // 2 + 1))),
+              "output_padding": (int(rng.integers(0, max(sh, dh))),
+                                 int(rng.integers(0, max(sw, dw))))}
     x = s.values(rng, (int(rng.integers(1, 3)), c_in, int(rng.integers(1, 4)),
                        int(rng.integers(1, 4))))
     bias = s.values(rng, (c_out,)) if rng.random() < 0.7 else None
