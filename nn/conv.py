@@ -127,18 +127,24 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """Maximum over each kernel_size window, moved by stride (default: kernel_size).
-    PyTorch's signature; dilation other than 1 and return_indices are not supported."""
+    """Maximum over each kernel_size window, moved by stride (default: kernel_size),
+    its taps dilation apart. PyTorch's signature; return_indices is not supported."""
 
     def __init__(self, kernel_size: int | tuple, stride: int | tuple | None = None,
                  padding: int | tuple = 0, dilation: int | tuple = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
-        F._unsupported("MaxPool2d", dilation, return_indices)
+        if return_indices:
+            F._no_indices("MaxPool2d")
         super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation = dilation
 
     def forward(self, x: Any) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding,
-                            ceil_mode=self.ceil_mode)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        return text + (f", dilation={self.dilation}" if self.dilation != 1 else "")
 
 
 class AvgPool2d(_Pool2d):

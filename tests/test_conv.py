@@ -212,29 +212,34 @@ def test_padded_pools_match_pytorch():
         np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-12)
 
 
-def pytorch_pool_reference(x, k, s, p, ceil_mode, count_include_pad, divisor, reduce):
+def pytorch_pool_reference(x, k, s, p, ceil_mode, count_include_pad, divisor, reduce,
+                           d=1):
     """PyTorch's documented pooling, window by window: the output size (ceil mode's
-    last window must start inside the input or its left padding), and the average's
-    divisor (the window clipped to the padded input, or to the input itself)."""
+    last window must start inside the input or its left padding), the max over the
+    taps d apart that fall inside the input, and the average's divisor (the window
+    clipped to the padded input, or to the input itself)."""
     n, c, h, w = x.shape
+    span = d * (k - 1) + 1
 
     def size(length):
-        out = (length + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
+        out = (length + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
         return out - 1 if ceil_mode and (out - 1) * s >= length + p else out
 
     out = np.zeros((n, c, size(h), size(w)))
     for i in range(out.shape[2]):
         for j in range(out.shape[3]):
             r0, c0 = i * s - p, j * s - p
+            if reduce == "max":
+                rows = [r for r in range(r0, r0 + span, d) if 0 <= r < h]
+                cols = [q for q in range(c0, c0 + span, d) if 0 <= q < w]
+                out[:, :, i, j] = x[:, :, rows][:, :, :, cols].max(axis=(2, 3))
+                continue
             r1, c1 = min(r0 + k, h + p), min(c0 + k, w + p)
             padded_count = (r1 - r0) * (c1 - c0)
             r0, c0, r1, c1 = max(r0, 0), max(c0, 0), min(r1, h), min(c1, w)
             window = x[:, :, r0:r1, c0:c1]
-            if reduce == "max":
-                out[:, :, i, j] = window.max(axis=(2, 3))
-            else:
-                count = divisor or (padded_count if count_include_pad else window[0, 0].size)
-                out[:, :, i, j] = window.sum(axis=(2, 3)) / count
+            count = divisor or (padded_count if count_include_pad else window[0, 0].size)
+            out[:, :, i, j] = window.sum(axis=(2, 3)) / count
     return out
 
 
@@ -242,16 +247,17 @@ def pytorch_pool_reference(x, k, s, p, ceil_mode, count_include_pad, divisor, re
 @pytest.mark.parametrize("ceil_mode", [False, True])
 def test_pool_options_match_pytorchs_formulas(k, s, p, ceil_mode):
     x = np.random.default_rng(10).standard_normal((2, 2, 7, 6))
-    np.testing.assert_allclose(
-        F.max_pool2d(x, k, s, p, ceil_mode=ceil_mode).data,
-        pytorch_pool_reference(x, k, s, p, ceil_mode, True, None, "max"))
+    for d in (1, 2):
+        np.testing.assert_allclose(
+            F.max_pool2d(x, k, s, p, d, ceil_mode).data,
+            pytorch_pool_reference(x, k, s, p, ceil_mode, True, None, "max", d))
     for include, divisor in ((True, None), (False, None), (True, 3)):
         np.testing.assert_allclose(
             F.avg_pool2d(x, k, s, p, ceil_mode, include, divisor).data,
             pytorch_pool_reference(x, k, s, p, ceil_mode, include, divisor, "avg"), rtol=1e-12)
     xt = ag.tensor(x, requires_grad=True)
     assert ag.gradcheck(lambda x: F.avg_pool2d(x, k, s, p, ceil_mode, False), (xt,))
-    assert ag.gradcheck(lambda x: F.max_pool2d(x, k, s, p, ceil_mode=ceil_mode), (xt,))
+    assert ag.gradcheck(lambda x: F.max_pool2d(x, k, s, p, 2, ceil_mode), (xt,))
 
 
 def test_pool_options_match_pytorch():
@@ -263,7 +269,9 @@ def test_pool_options_match_pytorch():
         x = rng.standard_normal((2, 2, h, 6))
         avg = (k, s, p, ceil_mode, include, divisor)
         for ours, theirs, kw in ((F.avg_pool2d, tF.avg_pool2d, {}),
-                                 (F.max_pool2d, tF.max_pool2d, {"ceil_mode": ceil_mode})):
+                                 (F.max_pool2d, tF.max_pool2d, {"ceil_mode": ceil_mode}),
+                                 (F.max_pool2d, tF.max_pool2d, {"ceil_mode": ceil_mode,
+                                                                "dilation": 2})):
             args = avg if ours is F.avg_pool2d else (k, s, p)
             xt, tx = ag.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
             out, tout = ours(xt, *args, **kw), theirs(tx, *args, **kw)
@@ -280,8 +288,10 @@ def test_pool_options_modules_reprs_and_errors():
                           "count_include_pad=False, divisor_override=4)")
     assert pool(ag.randn(1, 2, 6, 6)).shape == (1, 2, 4, 4)  # 3 without ceil_mode
     assert nn.MaxPool2d(2, ceil_mode=True)(ag.randn(1, 1, 5, 5)).shape == (1, 1, 3, 3)
-    with pytest.raises(NotImplementedError, match="max_pool2d: dilation 2"):
-        F.max_pool2d(ag.randn(1, 1, 6, 6), 2, dilation=2)
+    with pytest.raises(NotImplementedError, match="max_pool2d: return_indices"):
+        F.max_pool2d(ag.randn(1, 1, 6, 6), 2, return_indices=True)
+    assert repr(nn.MaxPool2d(2, dilation=2)) == "MaxPool2d(kernel_size=2, stride=2, dilation=2)"
+    assert nn.MaxPool2d(3, 1, dilation=2)(ag.randn(1, 1, 7, 7)).shape == (1, 1, 3, 3)
     with pytest.raises(NotImplementedError, match="MaxPool2d: return_indices"):
         nn.MaxPool2d(2, return_indices=True)
     with pytest.raises(ValueError, match="divisor_override must be positive, got 0"):

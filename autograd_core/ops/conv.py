@@ -276,10 +276,13 @@ defop("conv2d", _conv2d, vjp=_conv2d_grads, nin=3, fresh=True, saves=True,
 # -- pooling through offset slices --------------------------------------------------
 # A mask, where a pool needs one, is a bool array (kh, kw, n, c, oh, ow): mask[p, q]
 # selects the entries of offset slice (p, q) that take part (max pool: the winners).
-def _offsets(x, geometry):
-    """(p, q, slice) for the kh*kw offset slices: slice (p, q) holds x[n, c, i*sh + p, j*sw + q]."""
+def _offsets(x, geometry, dilation=1):
+    """(p, q, slice) for the kh*kw offset slices: slice (p, q) holds
+    x[n, c, i*sh + p*dh, j*sw + q*dw] (dilation spaces the kernel's taps)."""
     kh, kw, sh, sw, _, _, oh, ow = geometry
-    return [(p, q, x[:, :, p:p + sh * (oh - 1) + 1:sh, q:q + sw * (ow - 1) + 1:sw])
+    dh, dw = (1, 1) if dilation == 1 else pair(dilation)
+    return [(p, q, x[:, :, p * dh:p * dh + sh * (oh - 1) + 1:sh,
+                     q * dw:q * dw + sw * (ow - 1) + 1:sw])
             for p in range(kh) for q in range(kw)]
 
 
@@ -293,24 +296,25 @@ def _tiles(x, geometry) -> np.ndarray:
     return x.reshape(n, c, oh, kh, ow, kw)
 
 
-def _window_sum(x, kernel_size, stride=None, mask=None):
+def _window_sum(x, kernel_size, stride=None, mask=None, dilation=1):
     """Sum over each window (of the entries `mask` selects)."""
     out = None
-    for p, q, v in _offsets(x, _geometry(x.shape, kernel_size, stride)):
+    geometry = _geometry(x.shape, kernel_size, stride, 0, dilation)
+    for p, q, v in _offsets(x, geometry, dilation):
         if mask is not None:
             v = np.multiply(mask[p, q], v)
         out = np.array(v, order="K") if out is None else np.add(out, v, out=out)
     return out
 
 
-def _window_spread(g, shape, kernel_size, stride=None, mask=None, order=None):
+def _window_spread(g, shape, kernel_size, stride=None, mask=None, order=None, dilation=1):
     """window_sum's adjoint: g[n, c, i, j] added to every (selected) entry of window
     (i, j). `order` lays the result out in memory like the pooled input."""
-    geometry = _geometry(shape, kernel_size, stride)
+    geometry = _geometry(shape, kernel_size, stride, 0, dilation)
     kh, kw, sh, sw, _, _, oh, ow = geometry
     if order is not None:
         g = _in_layout(g, order)
-    tiling = (sh, sw) == (kh, kw)
+    tiling = (sh, sw) == (kh, kw) and dilation == 1
     if tiling and shape[2:] == (oh * kh, ow * kw):  # every entry is written below
         out = _zeros(shape, order, g.dtype, empty=True)
     else:
@@ -322,15 +326,19 @@ def _window_spread(g, shape, kernel_size, stride=None, mask=None, order=None):
         else:  # max pool's masks are window-major (see _first_max): write through them
             np.multiply(mask, g, out=_tiles(out, geometry).transpose(3, 5, 0, 1, 2, 4))
         return out
-    for p, q, dst in _offsets(out, geometry):  # overlapping windows accumulate
+    for p, q, dst in _offsets(out, geometry, dilation):  # overlapping windows accumulate
         dst += g if mask is None else mask[p, q] * g
     return out
 
 
-def _sample_pool(rng, distinct: bool = False):
+def _sample_pool(rng, distinct: bool = False, dilation: bool = True):
     shape, params = _sample_window(rng, padding=False)
     if rng.random() < 0.3:
         params["stride"] = None  # the default: stride = kernel_size
+    if dilation and rng.random() < 0.3:  # spaced taps: the input grows to fit them
+        (kh, kw), (dh, dw) = params["kernel_size"], (int(d) for d in rng.integers(1, 4, 2))
+        params["dilation"] = (dh, dw)
+        shape = shape[:2] + (max(shape[2], dh * (kh - 1) + 1), max(shape[3], dw * (kw - 1) + 1))
     x = s.distinct(rng, shape) if distinct else s.values(rng, shape)
     return s.any_layout(rng, x), params
 
@@ -356,13 +364,15 @@ def _sample_window_spread(rng):
 
 
 defop("window_sum", _window_sum,
-      lambda xp, g, ans, x, kernel_size, stride=None, mask=None:
+      lambda xp, g, ans, x, kernel_size, stride=None, mask=None, dilation=1:
           xp.window_spread(g, shape=x.shape, kernel_size=kernel_size, stride=stride,
-                           mask=mask, order=_layout(x)),
+                           mask=mask, order=_layout(x), dilation=dilation),
       sample=_sample_window_sum, linear=True)
 defop("window_spread", _window_spread,
-      lambda xp, g, ans, x, shape, kernel_size, stride=None, mask=None, order=None:
-          xp.window_sum(g, kernel_size=kernel_size, stride=stride, mask=mask),
+      lambda xp, g, ans, x, shape, kernel_size, stride=None, mask=None, order=None,
+             dilation=1:
+          xp.window_sum(g, kernel_size=kernel_size, stride=stride, mask=mask,
+                        dilation=dilation),
       sample=_sample_window_spread, linear=True)
 
 
@@ -371,11 +381,11 @@ def _check4(x, what: str) -> None:
         raise ValueError(f"{what} expects an (N, C, H, W) input, got shape {x.shape}")
 
 
-def _max_pool2d(x, kernel_size, stride=None):
+def _max_pool2d(x, kernel_size, stride=None, dilation=1):
     _check4(x, "max_pool2d")
-    geometry = _geometry(x.shape, kernel_size, stride)
+    geometry = _geometry(x.shape, kernel_size, stride, 0, dilation)
     kh, kw, sh, sw = geometry[:4]
-    if (sh, sw) == (kh, kw):
+    if (sh, sw) == (kh, kw) and dilation == 1:
         # Tiles: copy each window position's entries into one contiguous block
         # (the copy costs what strided max passes would), then take the max over
         # the blocks. Small copies are kept: the gradient finds the winners there.
@@ -387,7 +397,7 @@ def _max_pool2d(x, kernel_size, stride=None):
             np.maximum(out, flat[k], out=out)
         ans = out.reshape(blocks.shape[2:]).transpose(_inverse(order))
         return ans, blocks if blocks.nbytes <= KEEP_SAVED_BYTES else None
-    slices = [v for _, _, v in _offsets(x, geometry)]
+    slices = [v for _, _, v in _offsets(x, geometry, dilation)]
     if len(slices) == 1:
         return np.array(slices[0], order="K"), None
     out = np.maximum(slices[0], slices[1])
@@ -415,11 +425,11 @@ def _mask_layout(pooled: tuple, order: tuple, kh: int, kw: int) -> tuple:
             (0, 1) + tuple(2 + a for a in _inverse(order)))
 
 
-def _first_max(x, ans, kernel_size, stride, order, blocks=None) -> np.ndarray:
+def _first_max(x, ans, kernel_size, stride, order, blocks=None, dilation=1) -> np.ndarray:
     """The mask of each window's first maximum (in row-major window order), where
     PyTorch sends the gradient; from the forward's window blocks when given.
     `order` is x's layout."""
-    geometry = _geometry(x.shape, kernel_size, stride)
+    geometry = _geometry(x.shape, kernel_size, stride, 0, dilation)
     kh, kw, sh, sw, _, _, oh, ow = geometry
     shape, axes = _mask_layout(ans.shape, order, kh, kw)
     buf = np.empty(shape, bool)
@@ -427,13 +437,13 @@ def _first_max(x, ans, kernel_size, stride, order, blocks=None) -> np.ndarray:
     if blocks is not None:  # contiguous: one long pass
         np.equal(blocks.reshape(kh * kw, -1), ans.transpose(order).reshape(-1),
                  out=buf.reshape(kh * kw, -1))
-    elif (sh, sw) == (kh, kw):
+    elif (sh, sw) == (kh, kw) and dilation == 1:
         # One pass over x's windows. The mask is window-major: each mask[p, q] is one
         # contiguous block laid out like x, so the tie-breaking below and the spread
         # (which multiplies g into it) run over long contiguous stretches.
         np.equal(_tiles(x, geometry).transpose(3, 5, 0, 1, 2, 4), ans, out=mask)
     else:
-        for p, q, v in _offsets(x, geometry):
+        for p, q, v in _offsets(x, geometry, dilation):
             np.equal(v, ans, out=mask[p, q])
     hits = buf.reshape(kh * kw, -1)  # each offset's mask, flat
     taken = None
@@ -445,14 +455,14 @@ def _first_max(x, ans, kernel_size, stride, order, blocks=None) -> np.ndarray:
     return mask
 
 
-def _max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None, saved=None):
+def _max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None, dilation=1, saved=None):
     # The winners are constant near any point without ties, so they are read off
     # the values (np.asarray: ndarrays, or Tensors under create_graph).
     xa = np.asarray(x)
     order = _layout(xa)
-    mask = _first_max(xa, np.asarray(ans), kernel_size, stride, order, saved)
+    mask = _first_max(xa, np.asarray(ans), kernel_size, stride, order, saved, dilation)
     return xp.window_spread(g, shape=xa.shape, kernel_size=kernel_size, stride=stride,
-                            mask=mask, order=order)
+                            mask=mask, order=order, dilation=dilation)
 
 
 def _avg_pool2d(x, kernel_size, stride=None):
@@ -472,4 +482,5 @@ def _avg_pool2d_grad(xp, g, ans, x, kernel_size, stride=None):
 defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True, fresh=True, saves=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng, True)))
 defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True, fresh=True,
-      sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng)))
+      sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng,
+                                                                        dilation=False)))

@@ -90,14 +90,17 @@ def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = No
                ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
     """Maximum over each window (stride defaults to the kernel size), over the input
     padded with -inf. As in PyTorch, the gradient goes to the first maximum of a
-    window; ceil_mode rounds the output size up (a last, partial window). PyTorch's
-    signature; dilation other than 1 and return_indices are not supported."""
-    if dilation != 1 or return_indices:
-        _unsupported("max_pool2d", dilation, return_indices)
+    window; dilation spaces the window's taps; ceil_mode rounds the output size up
+    (a last, partial window). PyTorch's signature; return_indices is not supported."""
+    if return_indices:
+        _no_indices("max_pool2d")
     if ceil_mode or padding != 0 and pair(padding) != (0, 0):
         x = _pad_for_pool("max_pool2d", x, kernel_size, stride, padding, ceil_mode,
-                          fill="min")
-    return apply(_MAX_POOL2D, (x,), {"kernel_size": kernel_size, "stride": stride})
+                          fill="min", dilation=dilation)
+    params = {"kernel_size": kernel_size, "stride": stride}
+    if dilation != 1 and pair(dilation) != (1, 1):
+        params["dilation"] = dilation
+    return apply(_MAX_POOL2D, (x,), params)
 
 
 def avg_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None,
@@ -131,11 +134,8 @@ def _stride(kernel_size, stride) -> tuple[int, int]:
     return pair(kernel_size if stride is None else stride)
 
 
-def _unsupported(name: str, dilation, return_indices: bool) -> None:
-    if dilation != 1 and pair(dilation) != (1, 1):
-        raise NotImplementedError(f"{name}: dilation {dilation} is not supported (only 1)")
-    if return_indices:
-        raise NotImplementedError(f"{name}: return_indices is not supported")
+def _no_indices(name: str) -> None:
+    raise NotImplementedError(f"{name}: return_indices is not supported")
 
 
 def _ceil_extra(size: int, k: int, s: int, p: int) -> int:
@@ -148,7 +148,7 @@ def _ceil_extra(size: int, k: int, s: int, p: int) -> int:
 
 
 def _pad_for_pool(name: str, x: Any, kernel_size, stride, padding, ceil_mode: bool,
-                  fill: str) -> Tensor:
+                  fill: str, dilation=1) -> Tensor:
     (ph, pw), (kh, kw) = pair(padding), pair(kernel_size)
     if not (0 <= ph <= kh // 2 and 0 <= pw <= kw // 2):
         raise ValueError(f"{name}: padding {padding} must be at least 0 and at most half "
@@ -157,9 +157,11 @@ def _pad_for_pool(name: str, x: Any, kernel_size, stride, padding, ceil_mode: bo
     if data.ndim != 4:
         raise ValueError(f"{name} expects an (N, C, H, W) input, got shape {data.shape}")
     rh = rw = 0
-    if ceil_mode:
-        (sh, sw), (h, w) = _stride(kernel_size, stride), data.shape[-2:]
-        rh, rw = _ceil_extra(h, kh, sh, ph), _ceil_extra(w, kw, sw, pw)
+    if ceil_mode:  # the last window's reach, over the dilated kernel
+        (sh, sw), (h, w), (dh, dw) = _stride(kernel_size, stride), data.shape[-2:], \
+            pair(dilation)
+        rh = _ceil_extra(h, dh * (kh - 1) + 1, sh, ph)
+        rw = _ceil_extra(w, dw * (kw - 1) + 1, sw, pw)
     value = 0
     if fill == "min":  # a padded entry never wins: every window holds a real one
         value = -np.inf if data.dtype.kind == "f" else np.iinfo(data.dtype).min
@@ -190,6 +192,9 @@ def _sample_pool_options(rng, avg: bool):
     shape = (1, int(rng.integers(1, 3)), int(rng.integers(k, 7)), int(rng.integers(k, 7)))
     params = {"kernel_size": k, "stride": int(rng.integers(1, k + 1)),
               "padding": int(rng.integers(0, k // 2 + 1)), "ceil_mode": bool(rng.random() < 0.5)}
+    if not avg and rng.random() < 0.4:
+        params["dilation"] = int(rng.integers(2, 4))
+        shape = shape[:2] + (shape[2] + 4, shape[3] + 4)  # room for the spaced taps
     if avg:
         params["count_include_pad"] = bool(rng.random() < 0.5)
         if rng.random() < 0.2:
