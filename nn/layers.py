@@ -178,24 +178,40 @@ class LayerNorm(Module):
 
 
 class Embedding(Module):
-    """A lookup table: row i of `weight` (num_embeddings, embedding_dim), init N(0, 1).
-    Row `padding_idx`, if given, starts at zero and gets no gradient (PyTorch's)."""
+    """A lookup table: row i of `weight` (num_embeddings, embedding_dim), init N(0, 1),
+    with PyTorch's options (see F.embedding). Row `padding_idx`, if given, starts at
+    zero and gets no gradient; max_norm renormalises the rows a lookup uses; sparse
+    and scale_grad_by_freq are not supported."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int,
-                 padding_idx: int | None = None) -> None:
+                 padding_idx: int | None = None, max_norm: float | None = None,
+                 norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False) -> None:
         super().__init__()
+        if sparse or scale_grad_by_freq:
+            what = "sparse=True" if sparse else "scale_grad_by_freq=True"
+            raise NotImplementedError(f"Embedding: {what} is not supported")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = (None if padding_idx is None
                             else F._padding_index(padding_idx, num_embeddings))
+        self.max_norm = max_norm
+        self.norm_type = norm_type
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), np.float32))
         init.normal_(self.weight)
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices: Any) -> Tensor:
-        return F.embedding(indices, self.weight, padding_idx=self.padding_idx)
+        return F.embedding(indices, self.weight, self.padding_idx, self.max_norm,
+                           self.norm_type)
 
     def extra_repr(self) -> str:
-        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        if self.norm_type != 2.0:
+            text += f", norm_type={self.norm_type}"
+        return text

@@ -254,6 +254,48 @@ def test_embedding_padding_gradient_to_second_order():
     assert not ag.grad(padded)(w).data[2].any()
 
 
+def test_embedding_max_norm_rescales_the_used_rows_in_place():
+    w = np.array([[3.0, 4.0], [0.3, 0.4], [6.0, 8.0], [1.0, 0.0]])
+    emb = nn.Embedding(4, 2, max_norm=1.0).double()
+    emb.weight.data[...] = w
+    out = emb(np.array([0, 1, 0]))
+    assert "max_norm=1.0" in repr(emb)
+    scale = 1.0 / (5.0 + 1e-7)  # PyTorch's max_norm / (norm + 1e-7)
+    np.testing.assert_allclose(emb.weight.data[0], w[0] * scale, rtol=1e-15)
+    np.testing.assert_array_equal(emb.weight.data[1:], w[1:])  # small, or not used
+    np.testing.assert_allclose(out.data, emb.weight.data[[0, 1, 0]], rtol=1e-15)
+    F.embedding(np.array([2]), emb.weight, max_norm=7.0, norm_type=1.0)  # |6| + |8| = 14
+    np.testing.assert_allclose(emb.weight.data[2], w[2] * 7.0 / (14.0 + 1e-7), rtol=1e-15)
+
+
+def test_embedding_unsupported_options_say_so():
+    with pytest.raises(NotImplementedError, match="Embedding: sparse=True is not supported"):
+        nn.Embedding(5, 3, sparse=True)
+    with pytest.raises(NotImplementedError, match="embedding: scale_grad_by_freq=True is not supported"):
+        F.embedding(np.array([0]), np.zeros((5, 2)), scale_grad_by_freq=True)
+
+
+def test_embedding_options_match_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    idx = np.array([[1, 2, 2], [4, 1, 1]])
+    for kw in (dict(max_norm=1.0), dict(max_norm=2.0, norm_type=1.0),
+               dict(max_norm=1.5, padding_idx=2)):
+        w = rng.standard_normal((6, 3))
+        ours, theirs = nn.Embedding(6, 3, **kw).double(), torch.nn.Embedding(6, 3, **kw).double()
+        ours.weight.data[...] = w
+        with torch.no_grad():
+            theirs.weight.copy_(torch.from_numpy(w))
+        out, tout = ours(idx), theirs(torch.from_numpy(idx))
+        g = rng.standard_normal(out.shape)
+        (out * g).sum().backward()
+        (tout * torch.from_numpy(g)).sum().backward()
+        np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-14)
+        np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), rtol=1e-14)
+        np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(),
+                                   rtol=1e-14)
+
+
 def test_embedding_padding_idx_out_of_range():
     with pytest.raises(ValueError, match="padding_idx 5 is out of range for 5"):
         nn.Embedding(5, 2, padding_idx=5)

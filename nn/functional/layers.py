@@ -167,10 +167,21 @@ def layer_norm(x: Any, normalized_shape: int | tuple, weight: Any = None, bias: 
     return y
 
 
-def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tensor:
+def embedding(indices: Any, weight: Any, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of `weight` (num_embeddings, dim) at integer `indices`; the gradient of a
-    row used several times is the sum of its uses. Lookups of row `padding_idx`
-    (negative counts from the end) pass no gradient to it, as in PyTorch."""
+    row used several times is the sum of its uses. PyTorch's options: lookups of row
+    `padding_idx` (negative counts from the end) pass no gradient to it; max_norm
+    first rescales, in place, each looked-up row whose norm_type-norm exceeds it to
+    that norm. As in PyTorch, max_norm writes into the weight: a graph that used
+    the weight earlier must have used a copy of it, or its gradients would read the
+    rescaled rows. Not supported: sparse gradients, and scale_grad_by_freq (a
+    gradient that is not the lookup's derivative, which the registry's gradient
+    checks would reject, and whose own derivative PyTorch defines apart)."""
+    if sparse or scale_grad_by_freq:
+        what = "sparse=True" if sparse else "scale_grad_by_freq=True"
+        raise NotImplementedError(f"embedding: {what} is not supported")
     idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
@@ -180,13 +191,26 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None) -> Tens
         bad = idx[(idx < 0) | (idx >= n)].flat[0]
         raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings "
                          f"(indices shape {idx.shape}); negative indices do not wrap")
+    if max_norm is not None:
+        _renorm_rows(weight.data if isinstance(weight, Tensor) else weight, idx, max_norm,
+                     norm_type)
     rows = OP.getitem(weight, index=idx)
     if padding_idx is None:
         return rows
-    padded = idx == _padding_index(padding_idx, np.shape(weight)[0])
+    padded = idx == _padding_index(padding_idx, n)
     if not padded.any():
         return rows
     return OP.where(padded[..., None], rows.data, rows)  # the padded rows as constants
+
+
+def _renorm_rows(table: np.ndarray, idx: np.ndarray, max_norm: float,
+                 norm_type: float) -> None:
+    """PyTorch's embedding_renorm_: rows of `table` used in idx, with a norm above
+    max_norm, scaled (in place, outside the graph) to max_norm / (norm + 1e-7)."""
+    used = np.unique(idx)
+    norms = np.linalg.norm(table[used], ord=norm_type, axis=1)
+    over = norms > max_norm
+    table[used[over]] *= (max_norm / (norms[over] + 1e-7))[:, None].astype(table.dtype)
 
 
 def _padding_index(padding_idx: int, num_embeddings: int) -> int:
