@@ -13,6 +13,7 @@ compose; each class documents the closed form the rates follow.
 from __future__ import annotations
 
 import math
+import numbers
 import types
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -133,7 +134,7 @@ class StepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        if not (isinstance(step_size, int) and step_size > 0):
+        if not (isinstance(step_size, numbers.Integral) and step_size > 0):
             raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
         self.step_size = step_size
         self.gamma = gamma
