@@ -85,7 +85,7 @@ def _check(node: Node) -> None:
 def _op_error(op, arrays, err: Exception) -> Exception:
     shapes = " and ".join("None" if a is None else str(tuple(np.shape(a))) for a in arrays)
     why = str(err)
-    if why.startswith(op.name):  # the forward may name the op itself
+    if why.startswith((f"{op.name}: ", f"{op.name} ")):  # the forward may name the op
         why = why[len(op.name):].lstrip(": ")
     msg = f"{op.name}: {why} (input shapes {shapes})"
     for kind in (ValueError, IndexError, TypeError):
