@@ -16,20 +16,27 @@ import os
 
 import numpy as np
 
-__all__ = ["axpy", "use_blas", "BLAS_AXPY"]
+__all__ = ["axpy", "use_blas", "blas_table"]
+
+_TABLE: dict | None = None  # dtype -> SciPy's BLAS axpy, loaded on first use
 
 
-def _blas_axpy() -> dict:
-    if os.environ.get("AUTOGRAD_CORE_BLAS", "1") == "0":
-        return {}
-    try:
-        from scipy.linalg import blas
-    except ImportError:
-        return {}
-    return {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}
+def blas_table() -> dict:
+    """dtype -> SciPy's BLAS axpy; empty without SciPy or with AUTOGRAD_CORE_BLAS=0.
+    Loaded on first use: importing SciPy's linalg takes about 0.1 s."""
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = {}
+        if os.environ.get("AUTOGRAD_CORE_BLAS", "1") != "0":
+            try:
+                from scipy.linalg import blas
+            except ImportError:
+                pass
+            else:
+                _TABLE = {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}
+    return _TABLE
 
 
-BLAS_AXPY: dict = _blas_axpy()  # dtype -> SciPy's BLAS axpy; empty: numpy only
 # OpenBLAS hands an axpy of over 10,000 elements to its thread pool. SciPy's pool
 # is not numpy's, and two pools of spinning threads fight over the cores: with
 # two threads each, an MLP step measured 20x slower. Chunks this long stay on the
@@ -39,9 +46,10 @@ CHUNK = 10_000
 
 def use_blas(fused: bool | None, who: str) -> bool:
     """An optimizer's `fused` option: None means 'when SciPy's BLAS is there'."""
+    table = blas_table()
     if fused is None:
-        return bool(BLAS_AXPY)
-    if fused and not BLAS_AXPY:
+        return bool(table)
+    if fused and not table:
         raise RuntimeError(f"{who}(fused=True) needs SciPy's BLAS: pip install scipy "
                            "(the 'fast' extra), and AUTOGRAD_CORE_BLAS not set to 0")
     return bool(fused)
@@ -49,7 +57,7 @@ def use_blas(fused: bool | None, who: str) -> bool:
 
 def axpy(a: float, x: np.ndarray, y: np.ndarray, fused: bool = True) -> None:
     """y += a * x, in place, for x of y's shape; one BLAS pass when `fused` can be."""
-    blas = BLAS_AXPY.get(y.dtype) if fused else None
+    blas = (_TABLE if _TABLE is not None else blas_table()).get(y.dtype) if fused else None
     # BLAS walks both arrays as one flat vector: they must be numpy's (another
     # array library's would be copied, and y left as it was), laid out alike and
     # contiguously (then ravel is a view, and BLAS writes into y itself).

@@ -10,7 +10,7 @@ import autograd_core as ag
 import optim
 from optim import fused
 
-needs_blas = pytest.mark.skipif(not fused.BLAS_AXPY, reason="SciPy's BLAS is not installed")
+needs_blas = pytest.mark.skipif(not fused.blas_table(), reason="SciPy's BLAS is not installed")
 
 
 def fma_reference(a, x, y):
@@ -36,13 +36,13 @@ def test_blas_axpy_updates_y_in_place_with_one_rounding(shape, order):
 @needs_blas
 def test_blas_axpy_is_called_in_chunks_that_stay_on_one_thread(monkeypatch):
     calls = []
-    blas = fused.BLAS_AXPY[np.dtype(np.float32)]
+    blas = fused.blas_table()[np.dtype(np.float32)]
 
     def spy(x, y, a):
         calls.append(y.size)
         return blas(x, y, a=a)
 
-    monkeypatch.setitem(fused.BLAS_AXPY, np.dtype(np.float32), spy)
+    monkeypatch.setitem(fused.blas_table(), np.dtype(np.float32), spy)
     x, y = np.ones(2 * fused.CHUNK + 3, np.float32), np.zeros(2 * fused.CHUNK + 3, np.float32)
     fused.axpy(2.0, x, y)
     assert calls == [fused.CHUNK, fused.CHUNK, 3]
@@ -106,8 +106,20 @@ def test_sgd_fused_matches_torch_bit_for_bit(kwargs, dtype):
         np.testing.assert_array_equal(p.data, t.detach().numpy())
 
 
+def test_scipy_loads_on_first_use_only():
+    import subprocess
+    import sys
+
+    code = ("import sys, optim; print('scipy.linalg' in sys.modules); "
+            "import autograd_core as ag; optim.SGD([ag.tensor([1.0], requires_grad=True)]); "
+            "print(optim.fused._TABLE is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True"]
+
+
 def test_sgd_fused_true_without_blas_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(fused, "BLAS_AXPY", {})
+    monkeypatch.setattr(fused, "_TABLE", {})
     p = ag.tensor(np.zeros(3), requires_grad=True)
     with pytest.raises(RuntimeError, match=r"SGD\(fused=True\) needs SciPy"):
         optim.SGD([p], lr=0.1, fused=True)
