@@ -14,7 +14,7 @@ from . import init
 from .functional import conv as F
 from .module import Module, Parameter
 
-__all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d"]
+__all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d"]
 
 
 class _Conv(Module):
@@ -128,19 +128,19 @@ class _Pool2d(Module):
 
 class MaxPool2d(_Pool2d):
     """Maximum over each kernel_size window, moved by stride (default: kernel_size),
-    its taps dilation apart. PyTorch's signature; return_indices is not supported."""
+    its taps dilation apart; with return_indices, also each maximum's flat index in
+    its input plane (for MaxUnpool2d). PyTorch's signature."""
 
     def __init__(self, kernel_size: int | tuple, stride: int | tuple | None = None,
                  padding: int | tuple = 0, dilation: int | tuple = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
-        if return_indices:
-            F._no_indices("MaxPool2d")
         super().__init__(kernel_size, stride, padding, ceil_mode)
         self.dilation = dilation
+        self.return_indices = return_indices
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Tensor | tuple[Tensor, Tensor]:
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode)
+                            self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
         text = super().extra_repr()
@@ -168,3 +168,22 @@ class AvgPool2d(_Pool2d):
         if self.divisor_override is not None:
             text += f", divisor_override={self.divisor_override}"
         return text
+
+
+class MaxUnpool2d(Module):
+    """MaxPool2d's partial inverse: each value written back at its index (from
+    MaxPool2d(..., return_indices=True)), zeros elsewhere. PyTorch's signature."""
+
+    def __init__(self, kernel_size: int | tuple, stride: int | tuple | None = None,
+                 padding: int | tuple = 0) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def forward(self, x: Any, indices: Any, output_size: tuple | None = None) -> Tensor:
+        return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
+                              output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

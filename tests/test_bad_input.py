@@ -76,6 +76,10 @@ TABLE = [
     ("batch norm channels", lambda: nn.BatchNorm1d(4)(t(8, 5)), ValueError,
      r"^batch_norm: the input has 5 channels \(axis 1 of shape \(8, 5\)\) but "
      r"running_mean has shape \(4,\)"),
+    ("unpool index past the plane", lambda: F.max_unpool2d(
+        t(1, 1, 2, 2), ag.tensor(np.array([[[[0, 1], [2, 99]]]])), 2), ValueError,
+     r"^max_unpool2d: an index falls outside the output plane \(4, 4\) \(indices in "
+     r"\[0, 99\]\)"),
     ("layer norm shape", lambda: nn.LayerNorm(4)(t(2, 5)), ValueError,
      r"^layer_norm: input shape \(2, 5\) does not end with the normalized shape \(4,\)"),
     ("embedding index", lambda: nn.Embedding(5, 3)(ints(1, 7)), IndexError,

@@ -288,14 +288,56 @@ def test_pool_options_modules_reprs_and_errors():
                           "count_include_pad=False, divisor_override=4)")
     assert pool(ag.randn(1, 2, 6, 6)).shape == (1, 2, 4, 4)  # 3 without ceil_mode
     assert nn.MaxPool2d(2, ceil_mode=True)(ag.randn(1, 1, 5, 5)).shape == (1, 1, 3, 3)
-    with pytest.raises(NotImplementedError, match="max_pool2d: return_indices"):
-        F.max_pool2d(ag.randn(1, 1, 6, 6), 2, return_indices=True)
     assert repr(nn.MaxPool2d(2, dilation=2)) == "MaxPool2d(kernel_size=2, stride=2, dilation=2)"
     assert nn.MaxPool2d(3, 1, dilation=2)(ag.randn(1, 1, 7, 7)).shape == (1, 1, 3, 3)
-    with pytest.raises(NotImplementedError, match="MaxPool2d: return_indices"):
-        nn.MaxPool2d(2, return_indices=True)
     with pytest.raises(ValueError, match="divisor_override must be positive, got 0"):
         F.avg_pool2d(ag.randn(1, 1, 6, 6), 2, divisor_override=0)
+
+
+@pytest.mark.parametrize("k,s,p,d", [(2, None, 0, 1), (3, 2, 1, 1), (2, 1, 0, 1),
+                                     (2, 2, 1, 2), (3, 1, 1, 2)])
+def test_max_pool_indices_point_at_the_maxima_and_unpool_puts_them_back(k, s, p, d):
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 3, 7, 8))
+    pooled, indices = nn.MaxPool2d(k, s, p, d, return_indices=True)(x)
+    assert indices.dtype == np.int64 and indices.shape == pooled.shape
+    flat = x.reshape(2, 3, -1)
+    np.testing.assert_array_equal(np.take_along_axis(flat, indices.data.reshape(2, 3, -1), 2),
+                                  pooled.data.reshape(2, 3, -1))
+    if d != 1:
+        return  # unpooling has no dilation, in PyTorch either
+    back = nn.MaxUnpool2d(k, s, p)(pooled, indices, output_size=x.shape)
+    expect = np.zeros(flat.shape)
+    np.put_along_axis(expect, indices.data.reshape(2, 3, -1), pooled.data.reshape(2, 3, -1), 2)
+    np.testing.assert_array_equal(back.data, expect.reshape(x.shape))
+    # pool then unpool, overlapping windows (stride 1) included: the true derivative
+    xt = ag.tensor(x[:1, :1], requires_grad=True)
+    assert ag.gradcheck(lambda x: F.max_unpool2d(*F.max_pool2d(x, k, s, p, return_indices=True),
+                                                 k, s, p, output_size=(7, 8)), (xt,))
+
+
+def test_max_pool_indices_and_unpool_match_pytorch():
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
+    rng = np.random.default_rng(15)
+    for k, s, p, d, ceil_mode in itertools.product([2, 3], [None, 2, 3], [0, 1], [1, 2],
+                                                   [False, True]):
+        x = rng.standard_normal((2, 2, 7, 9))
+        xt, tx = ag.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out, idx = F.max_pool2d(xt, k, s, p, d, ceil_mode, return_indices=True)
+        tout, tidx = tF.max_pool2d(tx, k, s, p, d, ceil_mode, return_indices=True)
+        np.testing.assert_array_equal(idx.data, tidx.numpy())
+        if d != 1 or ceil_mode or (s or k) < k:
+            continue  # overlapping windows: PyTorch counts a shared maximum's gradient
+            # once per window (twice the derivative); ours is the derivative (gradcheck)
+        # windows that do not overlap: unpooled values and gradients equal PyTorch's
+        back = F.max_unpool2d(out, idx, k, s, p, output_size=(7, 9))
+        tback = tF.max_unpool2d(tout, tidx, k, s, p, output_size=(7, 9))
+        np.testing.assert_array_equal(back.data, tback.detach().numpy())
+        g = rng.standard_normal(back.shape)
+        (back * g).sum().backward()
+        (tback * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-12)
 
 
 def naive_conv_transpose(x, w, b, s, p, op, groups, d):

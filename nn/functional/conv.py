@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 
 from autograd_core import sampling as s
-from autograd_core.ops.conv import pair
+from autograd_core.ops.conv import _first_max, _geometry, _layout, pair
 from autograd_core.registry import NP, OP, defcomposite
 from autograd_core.tensor import Tensor, apply
 
-__all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d"]
+__all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "max_unpool2d", "avg_pool2d"]
 
 _CONV2D, _MAX_POOL2D, _AVG_POOL2D = OP.conv2d, OP.max_pool2d, OP.avg_pool2d
 
@@ -91,16 +91,68 @@ def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = No
     """Maximum over each window (stride defaults to the kernel size), over the input
     padded with -inf. As in PyTorch, the gradient goes to the first maximum of a
     window; dilation spaces the window's taps; ceil_mode rounds the output size up
-    (a last, partial window). PyTorch's signature; return_indices is not supported."""
-    if return_indices:
-        _no_indices("max_pool2d")
+    (a last, partial window). return_indices also returns, as PyTorch, each maximum's
+    flat index into its (H, W) input plane (int64, for max_unpool2d)."""
+    shape = None if not return_indices else np.shape(_data(x))
     if ceil_mode or padding != 0 and pair(padding) != (0, 0):
         x = _pad_for_pool("max_pool2d", x, kernel_size, stride, padding, ceil_mode,
                           fill="min", dilation=dilation)
     params = {"kernel_size": kernel_size, "stride": stride}
     if dilation != 1 and pair(dilation) != (1, 1):
         params["dilation"] = dilation
-    return apply(_MAX_POOL2D, (x,), params)
+    out = apply(_MAX_POOL2D, (x,), params)
+    if not return_indices:
+        return out
+    return out, _argmax_indices(np.asarray(_data(x)), out.data, shape, kernel_size, stride,
+                                padding, dilation)
+
+
+def _argmax_indices(xp: np.ndarray, pooled: np.ndarray, shape: tuple, kernel_size, stride,
+                    padding, dilation) -> Tensor:
+    """Flat (H, W)-plane indices of each window's first maximum in the unpadded input
+    `shape`, from the (padded) input `xp` the pool read."""
+    geometry = _geometry(xp.shape, kernel_size, stride, 0, dilation)
+    kh, kw, sh, sw, _, _, oh, ow = geometry
+    mask = _first_max(xp, pooled, kernel_size, stride, _layout(xp), None, dilation)
+    k = np.argmax(mask.reshape(kh * kw, *pooled.shape), axis=0)
+    (dh, dw), (ph, pw) = pair(dilation), pair(padding)
+    rows = np.arange(oh)[:, None] * sh + (k // kw) * dh - ph
+    cols = np.arange(ow)[None, :] * sw + (k % kw) * dw - pw
+    return Tensor(rows * shape[3] + cols, dtype=np.int64)
+
+
+def max_unpool2d(x: Any, indices: Any, kernel_size: int | tuple,
+                 stride: int | tuple | None = None, padding: int | tuple = 0,
+                 output_size: tuple | None = None) -> Tensor:
+    """max_pool2d's partial inverse, PyTorch's signature: zeros of the pooled input's
+    size, x written at `indices` (from max_pool2d(..., return_indices=True)). The
+    size is (H - 1) stride - 2 padding + kernel, unless output_size gives it.
+    An index repeated within a plane (overlapping windows that share a maximum)
+    is written once, by its first value: PyTorch's value, while its gradient goes
+    to that first entry only (PyTorch's goes to every copy)."""
+    n, c, h, w = np.shape(_data(x))
+    idx = np.asarray(_data(indices))
+    if idx.shape != (n, c, h, w) or idx.dtype.kind not in "iu":
+        raise ValueError(f"max_unpool2d: indices must be integers of the input's shape "
+                         f"{(n, c, h, w)}, got {idx.dtype} {idx.shape}")
+    (kh, kw), (sh, sw), (ph, pw) = pair(kernel_size), _stride(kernel_size, stride), \
+        pair(padding)
+    size = (tuple(output_size)[-2:] if output_size is not None
+            else ((h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw))
+    plane = size[0] * size[1]
+    if idx.size and (idx.min() < 0 or idx.max() >= plane):
+        raise ValueError(f"max_unpool2d: an index falls outside the output plane "
+                         f"{size} (indices in [{idx.min()}, {idx.max()}])")
+    where = (np.arange(n)[:, None, None], np.arange(c)[None, :, None], idx.reshape(n, c, -1))
+    values = OP.reshape(x, shape=(n, c, h * w))
+    keys = (np.arange(n * c).reshape(n, c, 1) * plane + where[2]).ravel()
+    _, first = np.unique(keys, return_index=True)
+    if len(first) < keys.size:  # repeated indices: keep each one's first value
+        keep = np.zeros(keys.size, np.result_type(_data(x)))
+        keep[first] = 1
+        values = values * keep.reshape(n, c, h * w)
+    flat = OP.index_add(values, index=where, shape=(n, c, plane))
+    return OP.reshape(flat, shape=(n, c) + tuple(size))
 
 
 def avg_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None,
@@ -132,10 +184,6 @@ def _pads(padding) -> bool:
 
 def _stride(kernel_size, stride) -> tuple[int, int]:
     return pair(kernel_size if stride is None else stride)
-
-
-def _no_indices(name: str) -> None:
-    raise NotImplementedError(f"{name}: return_indices is not supported")
 
 
 def _ceil_extra(size: int, k: int, s: int, p: int) -> int:
@@ -224,3 +272,16 @@ def _sample_conv_transpose2d(rng):
 
 
 defcomposite("conv_transpose2d", conv_transpose2d, sample=_sample_conv_transpose2d)
+
+
+def _sample_max_unpool2d(rng):
+    """A pooled batch and the argmax indices of a real pool, so no index repeats."""
+    k = int(rng.integers(1, 4))
+    shape = (int(rng.integers(1, 3)), int(rng.integers(1, 3)), k * int(rng.integers(1, 4)),
+             k * int(rng.integers(1, 4)))
+    x = s.distinct(rng, shape)
+    pooled, indices = max_pool2d(x, k, return_indices=True)
+    return (s.values(rng, pooled.shape), indices.data), {"kernel_size": k}
+
+
+defcomposite("max_unpool2d", max_unpool2d, sample=_sample_max_unpool2d)

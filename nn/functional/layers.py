@@ -18,10 +18,10 @@ from autograd_core.ops.linalg import column_sums
 from autograd_core.registry import OP, defcomposite, defop
 from autograd_core.tensor import Tensor, apply
 
-from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
+from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d, max_unpool2d
 
 __all__ = ["linear", "dropout", "batch_norm", "layer_norm", "embedding", "flatten",
-           "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d"]
+           "conv2d", "conv_transpose2d", "max_pool2d", "max_unpool2d", "avg_pool2d"]
 
 
 # -- linear: y = x W^T + b, for x of shape (..., in) ---------------------------------
