@@ -194,8 +194,9 @@ def _check_classes(name: str, logits_shape: tuple, target: np.ndarray,
                          f"{logits_shape}: class indices need shape {want}, class "
                          f"probabilities the input's shape")
     n = logits_shape[1] if len(logits_shape) >= 2 else logits_shape[0]
-    if target.size and (np.minimum.reduce(target, axis=None) < 0
-                        or np.maximum.reduce(target, axis=None) >= n):
+    # One pass: read as unsigned, a negative target is larger than any class.
+    if target.size and np.maximum.reduce(target.view(f"u{target.itemsize}"),
+                                         axis=None) >= n:
         bad = target[(target != ignore_index) & ((target < 0) | (target >= n))]
         if bad.size:
             raise IndexError(f"{name}: target class {bad.flat[0]} is out of range for "
