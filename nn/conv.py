@@ -21,7 +21,8 @@ class _Conv(Module):
     """What Conv2d and ConvTranspose2d share: options, PyTorch's init, the repr."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple,
-                 stride, padding, dilation, groups: int, bias: bool, transposed: bool) -> None:
+                 stride, padding, dilation, groups: int, bias: bool, transposed: bool,
+                 output_padding=0) -> None:
         super().__init__()
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"{type(self).__name__}: in_channels ({in_channels}) and "
@@ -32,6 +33,7 @@ class _Conv(Module):
         self.kernel_size = pair(kernel_size)
         self.stride = pair(stride)
         self.padding = pair(padding)
+        self.output_padding = pair(output_padding)  # 0 but for ConvTranspose2d, as PyTorch
         self.dilation = pair(dilation)
         self.groups = groups
         channels = ((in_channels, out_channels // groups) if transposed
@@ -57,7 +59,7 @@ class _Conv(Module):
                 f"stride={self.stride}")
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
-        if getattr(self, "output_padding", (0, 0)) != (0, 0):
+        if self.output_padding != (0, 0):
             text += f", output_padding={self.output_padding}"
         if self.dilation != (1, 1):
             text += f", dilation={self.dilation}"
@@ -102,9 +104,8 @@ class ConvTranspose2d(_Conv):
                  stride: int | tuple = 1, padding: int | tuple = 0,
                  output_padding: int | tuple = 0, groups: int = 1, bias: bool = True,
                  dilation: int | tuple = 1) -> None:
-        self.output_padding = pair(output_padding)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, transposed=True)
+                         groups, bias, transposed=True, output_padding=output_padding)
 
     def forward(self, x: Any) -> Tensor:
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,

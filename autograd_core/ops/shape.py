@@ -192,6 +192,13 @@ def _getitem(x, index):
     return x[index]
 
 
+def index_outside(idx: np.ndarray, n: int) -> bool:
+    """Whether an integer of idx falls outside [0, n), in one pass: read as unsigned,
+    a negative index is larger than any n. Lookups check their indices with it
+    (numpy would wrap a negative one)."""
+    return bool(idx.size) and np.maximum.reduce(idx.view(f"u{idx.itemsize}"), axis=None) >= n
+
+
 def _is_basic(index) -> bool:
     """Slices, ints, None and ... only: no position is written twice."""
     items = index if isinstance(index, tuple) else (index,)

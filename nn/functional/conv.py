@@ -12,6 +12,7 @@ import numpy as np
 
 from autograd_core import sampling as s
 from autograd_core.ops.conv import _first_max, _geometry, _layout, pair
+from autograd_core.ops.shape import index_outside
 from autograd_core.registry import NP, OP, defcomposite
 from autograd_core.tensor import Tensor, apply
 
@@ -140,7 +141,7 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: int | tuple,
     size = (tuple(output_size)[-2:] if output_size is not None
             else ((h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw))
     plane = size[0] * size[1]
-    if idx.size and (idx.min() < 0 or idx.max() >= plane):
+    if index_outside(idx, plane):
         raise ValueError(f"max_unpool2d: an index falls outside the output plane "
                          f"{size} (indices in [{idx.min()}, {idx.max()}])")
     where = (np.arange(n)[:, None, None], np.arange(c)[None, :, None], idx.reshape(n, c, -1))

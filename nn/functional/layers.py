@@ -15,6 +15,7 @@ import numpy as np
 from autograd_core import random as _random
 from autograd_core import sampling as s
 from autograd_core.ops.linalg import column_sums
+from autograd_core.ops.shape import index_outside
 from autograd_core.registry import OP, defcomposite, defop
 from autograd_core.tensor import Tensor, apply
 
@@ -186,8 +187,7 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None,
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     n = np.shape(weight)[0]
-    if idx.size and (np.minimum.reduce(idx, axis=None) < 0
-                     or np.maximum.reduce(idx, axis=None) >= n):
+    if index_outside(idx, n):
         bad = idx[(idx < 0) | (idx >= n)].flat[0]
         raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings "
                          f"(indices shape {idx.shape}); negative indices do not wrap")

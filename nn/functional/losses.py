@@ -22,6 +22,7 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import sampling as s
+from autograd_core.ops.shape import index_outside
 from autograd_core.registry import NP, defcomposite, defop
 from autograd_core.tensor import Tensor, apply
 
@@ -194,9 +195,7 @@ def _check_classes(name: str, logits_shape: tuple, target: np.ndarray,
                          f"{logits_shape}: class indices need shape {want}, class "
                          f"probabilities the input's shape")
     n = logits_shape[1] if len(logits_shape) >= 2 else logits_shape[0]
-    # One pass: read as unsigned, a negative target is larger than any class.
-    if target.size and np.maximum.reduce(target.view(f"u{target.itemsize}"),
-                                         axis=None) >= n:
+    if index_outside(target, n):
         bad = target[(target != ignore_index) & ((target < 0) | (target >= n))]
         if bad.size:
             raise IndexError(f"{name}: target class {bad.flat[0]} is out of range for "
