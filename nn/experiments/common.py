@@ -45,13 +45,11 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
 def train_epoch(net: nn.Module, opt: Any, x: np.ndarray, y: np.ndarray, batch_size: int,
                 rng: np.random.Generator) -> float:
     """One pass over (x, y) in shuffled mini-batches of cross-entropy; the mean loss."""
-    import nn.functional as F
-
     order = rng.permutation(len(y))
     total = 0.0
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
-        loss = F.cross_entropy(net(ag.as_tensor(x[idx])), y[idx])
+        loss = nn.functional.cross_entropy(net(ag.as_tensor(x[idx])), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
