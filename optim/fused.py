@@ -2,12 +2,16 @@
 
 This is PyTorch's `y.add_(x, alpha=a)`, the update at the heart of SGD. numpy
 has no fused multiply-add: `y += a * x` writes a temporary and reads it back
-(five passes over memory instead of three) and rounds twice. BLAS axpy does
-neither, and SciPy exposes it; with SciPy installed (the optional `fast`
-extra) SGD uses it and then matches PyTorch's CPU updates bit for bit, since
-PyTorch's add_ with alpha is a vectorised fused multiply-add too. Without
-SciPy, with `fused=False`, or with AUTOGRAD_CORE_BLAS=0 in the environment,
-numpy's two passes give the same values to within a rounding.
+(five passes over memory instead of three). BLAS axpy makes one pass, and
+SciPy exposes it; with SciPy installed (the optional `fast` extra) SGD uses it.
+Whether each element is then rounded once (a fused multiply-add, as PyTorch's
+vectorised add_ with alpha) or twice (as numpy) is the BLAS kernel's choice,
+which OpenBLAS makes per CPU: on one machine it fused every element (SGD then
+equalled PyTorch bit for bit); on an AMD EPYC (its Haswell kernel, OpenBLAS
+0.3.31) some elements and not others. So updates agree with PyTorch's to a
+rounding, and bit for bit only where the kernel fuses. Without SciPy, with
+`fused=False`, or with AUTOGRAD_CORE_BLAS=0 in the environment, numpy's two
+passes give the same values to within a rounding.
 """
 
 from __future__ import annotations

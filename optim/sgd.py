@@ -28,9 +28,10 @@ class SGD(Optimizer):
     The momentum buffer starts at the first gradient, not at zero, so dampening
     does not shrink the first step. Nesterov needs mu > 0 and tau = 0.
 
-    fused: each update above is one fused multiply-add, as in PyTorch (its
-    add_ with alpha), through SciPy's BLAS axpy: one pass over memory, and
-    updates equal to PyTorch's bit for bit. None (the default) uses it when
+    fused: each update above is one BLAS axpy, as PyTorch's add_ with alpha,
+    through SciPy: one pass over memory instead of numpy's temporary, each
+    element rounded once or twice as the BLAS kernel does it (optim/fused.py),
+    so within a rounding of PyTorch's updates. None (the default) uses it when
     SciPy is installed; False always uses numpy's two passes (a temporary,
     two roundings); True insists on SciPy.
     """
