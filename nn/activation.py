@@ -21,6 +21,7 @@ import numpy as np
 from autograd_core.tensor import Tensor
 
 from . import functional as F
+from .conv import MaxPool2d
 from .module import Module, Parameter
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU",
@@ -60,6 +61,16 @@ class Tanh(_Elementwise):
 
 class ReLU(_Inplace):
     fn = staticmethod(F.relu)
+
+    def then(self, following: Module, x: Any) -> Any:
+        # max_pool(relu(x)) = relu(max_pool(x)), run on a pool's share of the data. The
+        # gradients agree too: where a window's maximum is positive, relu keeps it and
+        # its first position; where it is not, relu' is 0 either way (PyTorch's relu'(0)).
+        # Indices would differ (relu ties a negative window at 0), so not with them.
+        if type(self) is ReLU and type(following) is MaxPool2d \
+                and not following.return_indices:
+            return self(following(x))
+        return NotImplemented
 
 
 class SELU(_Inplace):

@@ -1,0 +1,95 @@
+"""Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU (Module.then): the same
+values and gradients, to any order, bit for bit, with ReLU on a pool's share of
+the data. Each test compares with the two layers called one after the other."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import autograd_core as ag
+import nn
+
+
+def tied_values(rng, shape):
+    """Small integers (and their halves): windows with ties, zeros, all-negative ones."""
+    return rng.integers(-3, 4, size=shape).astype(np.float64) / rng.choice([1, 2], size=shape)
+
+
+def run(model_layers, x0, w0, order: int):
+    """loss and (dx, dw) through conv -> layers, as Sequential or layer by layer; order 2
+    differentiates the squared norm of dx again (a WGAN-GP penalty's shape)."""
+    conv = nn.Conv2d(1, 2, 2, padding=1, bias=False)
+    conv.weight.data = w0.copy()
+    x = ag.tensor(x0, requires_grad=True)
+    out = nn.Sequential(conv, *model_layers)(x) if order > 0 else _by_hand(conv, model_layers, x)
+    out = out[0] if isinstance(out, tuple) else out
+    weights = np.linspace(-1, 1, out.size).reshape(out.shape)
+    loss = (out * weights).sum()
+    if abs(order) == 2:
+        (dx,) = ag.gradients(loss, [x], create_graph=True)
+        loss = (dx * dx).sum()
+    loss.backward()
+    # (at order 2 x gets no gradient: the network is piecewise linear in x)
+    dx = None if x.grad is None else x.grad.data
+    return out.data, loss.data, dx, conv.weight.grad.data
+
+
+def _by_hand(conv, layers, x):
+    h = conv(x)
+    for layer in layers:
+        h = layer(h)
+    return h
+
+
+pools = st.builds(
+    lambda k, s, p, c, d: dict(kernel_size=k, stride=s, padding=min(p, k // 2), ceil_mode=c,
+                               dilation=d),
+    st.integers(1, 3), st.sampled_from([None, 1, 2]), st.integers(0, 1), st.booleans(),
+    st.integers(1, 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(pool=pools, seed=st.integers(0, 2**16), order=st.sampled_from([1, 2]))
+def test_relu_then_max_pool_equals_the_layers_in_turn(pool, seed, order):
+    rng = np.random.default_rng(seed)
+    x0, w0 = tied_values(rng, (2, 1, 6, 7)), tied_values(rng, (2, 1, 2, 2))
+    layers = lambda: [nn.ReLU(), nn.MaxPool2d(**pool)]  # noqa: E731
+    fused = run(layers(), x0, w0, order)
+    apart = run(layers(), x0, w0, -order)
+    assert fused[2] is not None or order == 2
+    for a, b in zip(fused, apart, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_relu_runs_on_the_pooled_data():
+    seq = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))
+    out = seq(ag.randn(2, 3, 8, 8, requires_grad=True))
+    assert out.grad_fn.name == "relu" and out.grad_fn.next_functions[0].name == "max_pool2d"
+    assert out.shape == (2, 3, 4, 4)
+
+
+def test_a_forward_hook_sees_the_real_relu_output():
+    relu, seen = nn.ReLU(), []
+    relu.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    seq = nn.Sequential(relu, nn.MaxPool2d(2))
+    out = seq(ag.randn(1, 1, 4, 4, requires_grad=True))
+    assert seen == [(1, 1, 4, 4)] and out.grad_fn.name == "max_pool2d"
+
+
+def test_indices_are_the_relu_outputs_first_maxima():
+    # a window of negatives: relu ties it at 0, so its index is the window's first entry
+    x = ag.tensor(np.array([[[[-3.0, -1.0], [-2.0, -4.0]]]]))
+    out, idx = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True))(x)
+    assert out.data.ravel().tolist() == [0.0] and idx.data.ravel().tolist() == [0]
+
+
+def test_other_pairs_run_in_turn():
+    class MyReLU(nn.ReLU):
+        def forward(self, x):
+            return super().forward(x) * 2.0
+
+    for first in (MyReLU(), nn.LeakyReLU(0.1)):
+        out = nn.Sequential(first, nn.MaxPool2d(2))(ag.randn(1, 1, 4, 4, requires_grad=True))
+        assert out.grad_fn.name == "max_pool2d"
