@@ -62,7 +62,7 @@ class Tanh(_Elementwise):
 class ReLU(_Inplace):
     fn = staticmethod(F.relu)
 
-    def then(self, following: Module, x: Any) -> Any:
+    def _then(self, following: Module, x: Any) -> Any:
         # max_pool(relu(x)) = relu(max_pool(x)), run on a pool's share of the data. The
         # gradients agree too: where a window's maximum is positive, relu keeps it and
         # its first position; where it is not, relu' is 0 either way (PyTorch's relu'(0)).

@@ -130,7 +130,7 @@ class Module:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
-    def then(self, following: Module, x: Any) -> Any:
+    def _then(self, following: Module, x: Any) -> Any:
         """following(self(x)) by a cheaper route with equal values and gradients, or
         NotImplemented (the default). Sequential asks each module about the next one,
         unless either has forward hooks (a hook must see the real intermediate)."""
@@ -346,7 +346,7 @@ class Sequential(Module):
         while i <= last:
             m = modules[i]
             if i < last and not (m._forward_hooks or modules[i + 1]._forward_hooks):
-                out = m.then(modules[i + 1], x)  # two layers at once (see Module.then)
+                out = m._then(modules[i + 1], x)  # two layers at once (see Module._then)
                 if out is not NotImplemented:
                     x = out
                     i += 2

@@ -1,4 +1,4 @@
-"""Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU (Module.then): the same
+"""Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU (Module._then): the same
 values and gradients, to any order, bit for bit, with ReLU on a pool's share of
 the data. Each test compares with the two layers called one after the other."""
 
