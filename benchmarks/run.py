@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -88,6 +89,7 @@ def main(argv=None) -> int:
         print()
         saved["memory"] = memory.run(args.quick)
     if args.json:
+        os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(saved, f, indent=1)
         print(f"\nsaved {args.json}")
