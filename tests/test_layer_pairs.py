@@ -93,3 +93,17 @@ def test_other_pairs_run_in_turn():
     for first in (MyReLU(), nn.LeakyReLU(0.1)):
         out = nn.Sequential(first, nn.MaxPool2d(2))(ag.randn(1, 1, 4, 4, requires_grad=True))
         assert out.grad_fn.name == "max_pool2d"
+
+
+def test_a_monitor_counts_dead_units_on_the_full_relu_output():
+    from nn.diagnostics import Monitor
+
+    conv = nn.Conv2d(1, 2, 1, bias=False)
+    conv.weight.data = np.array([[[[1.0]]], [[[-1.0]]]])  # channel 1 is -channel 0
+    seq = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2))
+    x = np.ones((1, 1, 2, 2))
+    x[0, 0, 0, 0] = -1.0  # channel 0: one of 4 outputs 0; channel 1: three of 4
+    with Monitor(seq) as mon:
+        seq(ag.tensor(x))
+        stats = mon.collect()
+    assert stats["sparsity"]["1"] == 0.5  # 4 zeros of 8 full-size outputs, not of 2 pooled
