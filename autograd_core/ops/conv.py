@@ -31,6 +31,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import sampling as s
+from ..grad_mode import STATE
 from ..registry import defop
 from .linalg import row_sums
 
@@ -192,8 +193,9 @@ defop("fold", _fold,
 
 
 # -- conv2d: one node, one (o, c*kh*kw) @ (c*kh*kw, oh*ow*n) product per group -------
-# conv2d's im2col columns and max_pool2d's window blocks up to this size are kept
-# for backward; larger ones are recomputed (memory over time).
+# conv2d's im2col columns up to this size are kept for backward, and max_pool2d's
+# winners found from window blocks up to this size; larger ones are recomputed in
+# backward (memory over time).
 KEEP_SAVED_BYTES = 4 << 20
 
 
@@ -388,7 +390,9 @@ def _max_pool2d(x, kernel_size, stride=None, dilation=1):
     if (sh, sw) == (kh, kw) and dilation == 1:
         # Tiles: copy each window position's entries into one contiguous block
         # (the copy costs what strided max passes would), then take the max over
-        # the blocks. Small copies are kept: the gradient finds the winners there.
+        # the blocks. When a graph may be recorded, the winners are found here too,
+        # while the blocks are still in cache (in backward they are not: reading
+        # them again cost a miss per line), and only their mask is kept.
         order = _layout(x)
         blocks = _window_blocks(x, geometry, order)
         flat = blocks.reshape(kh * kw, -1)
@@ -396,7 +400,9 @@ def _max_pool2d(x, kernel_size, stride=None, dilation=1):
         for k in range(2, len(flat)):
             np.maximum(out, flat[k], out=out)
         ans = out.reshape(blocks.shape[2:]).transpose(_inverse(order))
-        return ans, blocks if blocks.nbytes <= KEEP_SAVED_BYTES else None
+        if not STATE.enabled or blocks.nbytes > KEEP_SAVED_BYTES:
+            return ans, None
+        return ans, _first_max(x, ans, kernel_size, stride, order, blocks, dilation)
     slices = [v for _, _, v in _offsets(x, geometry, dilation)]
     if len(slices) == 1:
         return np.array(slices[0], order="K"), None
@@ -460,7 +466,8 @@ def _max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None, dilation=1, saved=
     # the values (np.asarray: ndarrays, or Tensors under create_graph).
     xa = np.asarray(x)
     order = _layout(xa)
-    mask = _first_max(xa, np.asarray(ans), kernel_size, stride, order, saved, dilation)
+    mask = saved if saved is not None else \
+        _first_max(xa, np.asarray(ans), kernel_size, stride, order, None, dilation)
     return xp.window_spread(g, shape=xa.shape, kernel_size=kernel_size, stride=stride,
                             mask=mask, order=order, dilation=dilation)
 
