@@ -51,6 +51,15 @@ class Outcome:
         return min(self.samples) if how == "min" else statistics.median(self.samples)
 
 
+def ratio(o: Outcome, floor: Outcome, how: str) -> float:
+    """o's time over the floor's: of their minima or medians, or ("paired") the median
+    over the repeats of the ratio of the two samples each repeat took a second or two
+    apart, which a slow spell of a shared machine shifts alike."""
+    if how == "paired":
+        return statistics.median(a / b for a, b in zip(o.samples, floor.samples, strict=True))
+    return o.stat(how) / floor.stat(how)
+
+
 # ---------------------------------------------------------------- engines
 
 
@@ -281,8 +290,8 @@ def ratio_table(rows: list[tuple[Case, dict[str, Outcome]]], how: str) -> str:
                 cells.append(o.status)
             elif name == FLOOR:
                 cells.append(_fmt_time(o.stat(how)))
-            elif base:
-                cells.append(f"{o.stat(how) / base:.2f}x" + ("" if o.agrees else " (!)"))
+            elif base and len(o.samples) == len(floor.samples):
+                cells.append(f"{ratio(o, floor, how):.2f}x" + ("" if o.agrees else " (!)"))
             else:
                 cells.append(_fmt_time(o.stat(how)))
         others = "?" if case.others_cpu is None else f"{case.others_cpu:.2f} cores"
@@ -330,8 +339,9 @@ def to_json(rows: list[tuple[Case, dict[str, Outcome]]]) -> dict:
                 "min": min(o.samples) if o.samples else None,
                 "median": statistics.median(o.samples) if o.samples else None,
                 "ratio_min": min(o.samples) / base if o.samples and base else None,
-                "ratio_median": statistics.median(o.samples) / statistics.median(floor.samples)
-                if o.samples and base else None,
+                "ratio_median": ratio(o, floor, "median") if o.samples and base else None,
+                "ratio_paired": ratio(o, floor, "paired")
+                if o.samples and base and len(o.samples) == len(floor.samples) else None,
                 "us_per_op": min(o.samples) / case.n_ops * 1e6
                 if o.samples and case.n_ops else None,
             }

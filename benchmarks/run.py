@@ -1,7 +1,7 @@
 """Benchmark autograd-core against a hand-written numpy floor and competitors.
 
     .bench-venv/bin/python benchmarks/run.py [--quick] [--only NAME] [--repeat N]
-        [--stat min|median] [--settle SECONDS] [--json PATH]
+        [--stat min|median|paired] [--settle SECONDS] [--json PATH]
 
 NAME: chain1k, chain100k, mlp, cnn, memory. See benchmarks/README.md.
 
@@ -37,8 +37,9 @@ def main(argv=None) -> int:
     p.add_argument("--only", choices=[*WORKLOADS, "memory"], action="append",
                    help="run only this workload (may be repeated)")
     p.add_argument("--repeat", type=int, help="timed samples per engine (default 7, quick 3)")
-    p.add_argument("--stat", choices=["min", "median"], default="min",
-                   help="statistic over the repeats (default min)")
+    p.add_argument("--stat", choices=["min", "median", "paired"], default="min",
+                   help="statistic over the repeats (default min; paired: the median "
+                        "of each repeat's ratio to the floor)")
     p.add_argument("--settle", type=float, default=0.2, metavar="SECONDS",
                    help="pause before each sample so other thread pools go idle (default 0.2)")
     p.add_argument("--json", metavar="PATH", help="also save all samples as JSON")
