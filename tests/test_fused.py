@@ -60,6 +60,7 @@ def test_axpy_falls_back_to_numpy_for_unlike_layouts_and_dtypes(fuse):
     x64 = rng.standard_normal((5, 6))
     cases = [(x64.astype(np.float32), np.zeros((6, 5), np.float32).T),  # C into F
              (x64[:, ::2], np.zeros((5, 3))),  # strided x
+             (x64[:, ::2], np.zeros((5, 6))[:, ::2]),  # strided alike: not contiguous
              (x64, np.zeros((5, 6), np.float32)),  # float64 into float32
              (x64, np.zeros((5, 6)).view(Subclass))]  # not numpy's own array type
     for x, y in cases:
