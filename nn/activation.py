@@ -22,6 +22,7 @@ from autograd_core.tensor import Tensor
 
 from . import functional as F
 from .conv import MaxPool2d
+from .functional.conv import relu_max_pool2d
 from .module import Module, Parameter
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU",
@@ -63,13 +64,16 @@ class ReLU(_Inplace):
     fn = staticmethod(F.relu)
 
     def _then(self, following: Module, x: Any) -> Any:
-        # max_pool(relu(x)) = relu(max_pool(x)), run on a pool's share of the data. The
-        # gradients agree too: where a window's maximum is positive, relu keeps it and
-        # its first position; where it is not, relu' is 0 either way (PyTorch's relu'(0)).
-        # Indices would differ (relu ties a negative window at 0), so not with them.
+        # max_pool(relu(x)) = relu(max_pool(x)), run on a pool's share of the data, in
+        # one node. The gradients agree too: where a window's maximum is positive, relu
+        # keeps it and its first position; where it is not, relu' is 0 either way
+        # (PyTorch's relu'(0)). Indices would differ (relu ties a negative window at 0),
+        # so not with them.
         if type(self) is ReLU and type(following) is MaxPool2d \
                 and not following.return_indices:
-            return self(following(x))
+            return relu_max_pool2d(x, following.kernel_size, following.stride,
+                                   following.padding, following.dilation,
+                                   following.ceil_mode)
         return NotImplemented
 
 

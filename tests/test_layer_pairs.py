@@ -63,11 +63,13 @@ def test_relu_then_max_pool_equals_the_layers_in_turn(pool, seed, order):
         np.testing.assert_array_equal(a, b)
 
 
-def test_relu_runs_on_the_pooled_data():
+def test_relu_runs_on_the_pooled_data_in_one_node():
     seq = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))
-    out = seq(ag.randn(2, 3, 8, 8, requires_grad=True))
-    assert out.grad_fn.name == "relu" and out.grad_fn.next_functions[0].name == "max_pool2d"
+    x = ag.randn(2, 3, 8, 8, requires_grad=True)
+    out = seq(x)
+    assert out.grad_fn.name == "relu_max_pool2d" and out.grad_fn.next_functions == (None,)
     assert out.shape == (2, 3, 4, 4)
+    assert np.array_equal(out.data, np.maximum(x.data, 0).reshape(2, 3, 4, 2, 4, 2).max((3, 5)))
 
 
 def test_a_forward_hook_sees_the_real_relu_output():

@@ -488,6 +488,32 @@ def _avg_pool2d_grad(xp, g, ans, x, kernel_size, stride=None):
 
 defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True, fresh=True, saves=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng, True)))
+# relu(max_pool2d(x)) as one node: it equals max_pool2d(relu(x)), relu being monotone,
+# and is how Sequential runs ReLU -> MaxPool2d (nn.ReLU._then), with relu on the pool's
+# share of the data. One node and two arrays a step fewer than the two ops in turn, and
+# the same values and gradients, to the bit: max_pool2d's gradient, of g where the
+# window's maximum is positive (relu'(0) = 0, PyTorch's).
+def _relu_max_pool2d(x, kernel_size, stride=None, dilation=1):
+    out, mask = _max_pool2d(x, kernel_size, stride, dilation)
+    np.maximum(out, 0, out=out)  # max_pool2d's output is fresh; its mask is of x
+    return out, mask
+
+
+def _relu_max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None, dilation=1, saved=None):
+    # Recomputed from ans, the mask may pick a window's 0 where its maximum was not
+    # positive: g is 0 there.
+    g = xp.multiply(g, np.asarray(ans) > 0)
+    return _max_pool2d_grad(xp, g, ans, x, kernel_size, stride, dilation, saved)
+
+
+def _sample_relu_max_pool2d(rng):
+    x, params = _sample_pool(rng, True)
+    x[x == 0] = 2.0 / max(x.size - 1, 1)  # half a grid step: no maximum at relu's kink
+    return (x,), params
+
+
 defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True, fresh=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng,
                                                                         dilation=False)))
+defop("relu_max_pool2d", _relu_max_pool2d, _relu_max_pool2d_grad, linear=True, fresh=True,
+      saves=True, sample=_sample_relu_max_pool2d)

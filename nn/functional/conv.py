@@ -19,6 +19,7 @@ from autograd_core.tensor import Tensor, apply
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "max_unpool2d", "avg_pool2d"]
 
 _CONV2D, _MAX_POOL2D, _AVG_POOL2D = OP.conv2d, OP.max_pool2d, OP.avg_pool2d
+_RELU_MAX_POOL2D = OP.relu_max_pool2d
 
 
 def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple = 1,
@@ -95,17 +96,31 @@ def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = No
     (a last, partial window). return_indices also returns, as PyTorch, each maximum's
     flat index into its (H, W) input plane (int64, for max_unpool2d)."""
     shape = None if not return_indices else np.shape(_data(x))
+    out, x = _max_pooled(_MAX_POOL2D, x, kernel_size, stride, padding, dilation, ceil_mode)
+    if not return_indices:
+        return out
+    return out, _argmax_indices(np.asarray(_data(x)), out.data, shape, kernel_size, stride,
+                                padding, dilation)
+
+
+def relu_max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None,
+                    padding: int | tuple = 0, dilation: int | tuple = 1,
+                    ceil_mode: bool = False) -> Tensor:
+    """relu(max_pool2d(x)), equal to max_pool2d(relu(x)), in one node: how Sequential
+    runs ReLU -> MaxPool2d (values and gradients equal to the two in turn)."""
+    return _max_pooled(_RELU_MAX_POOL2D, x, kernel_size, stride, padding, dilation,
+                       ceil_mode)[0]
+
+
+def _max_pooled(op, x, kernel_size, stride, padding, dilation, ceil_mode) -> tuple:
+    """op applied to x padded with -inf as padding and ceil_mode ask; and that input."""
     if ceil_mode or padding != 0 and pair(padding) != (0, 0):
         x = _pad_for_pool("max_pool2d", x, kernel_size, stride, padding, ceil_mode,
                           fill="min", dilation=dilation)
     params = {"kernel_size": kernel_size, "stride": stride}
     if dilation != 1 and pair(dilation) != (1, 1):
         params["dilation"] = dilation
-    out = apply(_MAX_POOL2D, (x,), params)
-    if not return_indices:
-        return out
-    return out, _argmax_indices(np.asarray(_data(x)), out.data, shape, kernel_size, stride,
-                                padding, dilation)
+    return apply(op, (x,), params), x
 
 
 def _argmax_indices(xp: np.ndarray, pooled: np.ndarray, shape: tuple, kernel_size, stride,
