@@ -64,11 +64,9 @@ class ReLU(_Inplace):
     fn = staticmethod(F.relu)
 
     def _then(self, following: Module, x: Any) -> Any:
-        # max_pool(relu(x)) = relu(max_pool(x)), run on a pool's share of the data, in
-        # one node. The gradients agree too: where a window's maximum is positive, relu
-        # keeps it and its first position; where it is not, relu' is 0 either way
-        # (PyTorch's relu'(0)). Indices would differ (relu ties a negative window at 0),
-        # so not with them.
+        # max_pool(relu(x)) in one node, relu on the pool's share of the data (why the
+        # values and gradients agree: autograd_core/ops/conv.py, relu_max_pool2d). Not
+        # with indices: relu ties a negative window at 0, which would move its index.
         if type(self) is ReLU and type(following) is MaxPool2d \
                 and not following.return_indices:
             return relu_max_pool2d(x, following.kernel_size, following.stride,

@@ -488,6 +488,11 @@ def _avg_pool2d_grad(xp, g, ans, x, kernel_size, stride=None):
 
 defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True, fresh=True, saves=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng, True)))
+defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True, fresh=True,
+      sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng,
+                                                                        dilation=False)))
+
+
 # relu(max_pool2d(x)) as one node: it equals max_pool2d(relu(x)), relu being monotone,
 # and is how Sequential runs ReLU -> MaxPool2d (nn.ReLU._then), with relu on the pool's
 # share of the data. One node and two arrays a step fewer than the two ops in turn, and
@@ -512,8 +517,5 @@ def _sample_relu_max_pool2d(rng):
     return (x,), params
 
 
-defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True, fresh=True,
-      sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng,
-                                                                        dilation=False)))
 defop("relu_max_pool2d", _relu_max_pool2d, _relu_max_pool2d_grad, linear=True, fresh=True,
       saves=True, sample=_sample_relu_max_pool2d)
