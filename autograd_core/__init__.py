@@ -6,6 +6,8 @@
     x.grad  # tensor([2., 4., 6.])
 """
 
+from operator import index as _index
+
 from . import allocator, ops, viz  # noqa: F401  (importing ops registers every op)
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .creation import (
@@ -26,6 +28,7 @@ from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops.composite import dot, split
+from .ops.elementwise import clip
 from .ops.linalg import einsum
 from .ops.shape import concatenate, stack
 from .random import manual_seed
@@ -39,7 +42,7 @@ add, subtract, multiply, divide, power, negative = (
     OP.add, OP.subtract, OP.multiply, OP.divide, OP.power, OP.negative)
 exp, log, log1p, expm1, sqrt, square = OP.exp, OP.log, OP.log1p, OP.expm1, OP.sqrt, OP.square
 sign, sin, cos, tanh, sigmoid = OP.sign, OP.sin, OP.cos, OP.tanh, OP.sigmoid
-maximum, minimum, clip, where = OP.maximum, OP.minimum, OP.clip, OP.where
+maximum, minimum, where = OP.maximum, OP.minimum, OP.where
 sum, mean, prod, max, min = OP.sum, OP.mean, OP.prod, OP.max, OP.min
 var, std, logsumexp, norm = OP.var, OP.std, OP.logsumexp, OP.norm
 matmul = OP.matmul
@@ -49,10 +52,30 @@ expand_dims, broadcast_to, pad, flip, tile = (
 take_along_axis, getitem, index_add = OP.take_along_axis, OP.getitem, OP.index_add
 
 
+def _flatten_axis(axis: int, shape: tuple) -> int:
+    """`axis` made non-negative, as PyTorch's flatten wraps it: in [-ndim, ndim - 1],
+    and for a 0-d input in [-1, 0] (a scalar flattens to shape (1,))."""
+    axis = _index(axis)
+    n = len(shape) or 1
+    if not -n <= axis < n:
+        raise IndexError(f"flatten: axis {axis} is out of range for an input of shape "
+                         f"{tuple(shape)} (expected an axis in [{-n}, {n - 1}])")
+    return axis % n
+
+
 def flatten(x, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-    """Merge axes start_axis..end_axis into one (all of them by default)."""
+    """Merge axes start_axis..end_axis into one (all of them by default), as
+    torch.flatten: an axis outside [-ndim, ndim - 1] raises IndexError, start_axis
+    after end_axis raises ValueError, and a 0-d input becomes shape (1,)."""
+    if not isinstance(x, Tensor):
+        x = as_tensor(x)  # a list by ag.tensor's rule; an ndarray shared, not copied
     shape = x.shape
-    start, end = start_axis % len(shape) if shape else 0, end_axis % len(shape) if shape else 0
+    start, end = _flatten_axis(start_axis, shape), _flatten_axis(end_axis, shape)
+    if start > end:
+        def named(a: int, wrapped: int) -> str:
+            return f"{a}" if a == wrapped else f"{a} (axis {wrapped})"
+        raise ValueError(f"flatten: start_axis {named(start_axis, start)} comes after "
+                         f"end_axis {named(end_axis, end)} for an input of shape {shape}")
     merged = 1
     for n in shape[start:end + 1]:
         merged *= n

@@ -38,19 +38,30 @@ def _bad(a) -> str | None:
 
 def check_forward(node) -> None:
     node.site = user_site()
-    bad = _bad(node.ans)
+    _check_output(node.op, node.args, node.ans, node.site)
+
+
+def check_unrecorded(op, args, ans) -> None:
+    """An op that records no graph (no input requires grad, or grad mode is off)."""
+    if _bad(ans):
+        _check_output(op, args, ans, user_site())
+
+
+def _check_output(op, args, ans, site: str) -> None:
+    bad = _bad(ans)
     if bad:
-        inputs_bad = any(_bad(a) for a in node.args if isinstance(a, np.ndarray))
+        inputs_bad = any(_bad(a) for a in args if isinstance(a, np.ndarray))
         why = "received non-finite inputs and returned" if inputs_bad else "produced"
-        raise RuntimeError(f"anomaly: op '{node.op.name}' {why} {bad} in its forward "
-                           f"(output shape {node.ans.shape}), created at {node.site}")
+        raise RuntimeError(f"anomaly: op '{op.name}' {why} {bad} in its forward "
+                           f"(output shape {ans.shape}), created at {site}")
 
 
 def check_backward(node, i: int, g) -> None:
     bad = _bad(g.data if hasattr(g, "_node") else g)
     if bad:
+        site = node.site or "an unknown place (the graph was recorded outside detect_anomaly)"
         raise RuntimeError(f"anomaly: the backward of op '{node.op.name}' produced {bad} "
-                           f"in the gradient of input {i}; the op was created at {node.site}")
+                           f"in the gradient of input {i}; the op was created at {site}")
 
 
 def is_anomaly_enabled() -> bool:

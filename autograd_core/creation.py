@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -12,8 +13,12 @@ from .tensor import Tensor, _make, to_array
 DEFAULT_DTYPE = np.float32
 
 
-def _shape(shape: tuple) -> tuple:
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+def _shape(shape: tuple) -> tuple[int, ...]:
+    """`zeros(2, 3)`, `zeros((2, 3))` and `zeros(np.int64(3))` alike: Python ints, as
+    numpy takes any integer or sequence of them (an array too)."""
+    if len(shape) == 1 and np.ndim(shape[0]) == 1:
+        shape = shape[0]
+    return tuple(operator.index(n) for n in shape)
 
 
 def _leaf(data: np.ndarray, requires_grad: bool) -> Tensor:
@@ -44,8 +49,7 @@ def ones(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tenso
 
 
 def full(shape, fill_value, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return _leaf(np.full(shape, fill_value, dtype), requires_grad)
+    return _leaf(np.full(_shape((shape,)), fill_value, dtype), requires_grad)
 
 
 def zeros_like(t: Any, dtype=None, requires_grad: bool = False) -> Tensor:

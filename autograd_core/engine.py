@@ -174,20 +174,27 @@ def _run(order, leaf_grads, given, xp, retain, create, inputs, observer, accumul
         follow = None if masks is None else masks[id(node)]
         if vjps is None:
             needs = tuple(p is not None for p in parents) if follow is None else follow
-            grads = op.vjp(xp, g, ans, inputs_now, needs, **(kw or {}))
+            try:
+                grads = op.vjp(xp, g, ans, inputs_now, needs, **(kw or {}))
+            except FloatingPointError as err:
+                grads = _without_underflow(err, op.vjp, xp, g, ans, inputs_now, needs,
+                                           **(kw or {}))
         i = -1
         for p in parents:
             i += 1
             if p is None or (follow is not None and not follow[i]):
                 continue
-            if vjps is None:
-                gi = grads[i]
-                if gi is None:
-                    continue
-            elif kw is None:
-                gi = vjps[i](xp, g, ans, *inputs_now)
-            else:
-                gi = vjps[i](xp, g, ans, *inputs_now, **kw)
+            try:
+                if vjps is None:
+                    gi = grads[i]
+                    if gi is None:
+                        continue
+                elif kw is None:
+                    gi = vjps[i](xp, g, ans, *inputs_now)
+                else:
+                    gi = vjps[i](xp, g, ans, *inputs_now, **kw)
+            except FloatingPointError as err:  # only rules raise it; op.vjps are pure
+                gi = _without_underflow(err, op.vjps[i], xp, g, ans, *inputs_now, **(kw or {}))
             a = args[i]
             own = fresh
             if gi.shape != a.shape:
@@ -234,6 +241,16 @@ def _prune(order: list[Node], inputs: Sequence[Tensor]) -> dict[int, tuple]:
         if any(follow):
             leads.add(id(node))
     return masks
+
+
+def _without_underflow(err: FloatingPointError, rule, *args, **kw):
+    """A rule's result when err was only underflow (see tensor._forward_failed): run
+    again with underflow ignored. The rules that may overwrite g (relu's) multiply by
+    0 or 1, which never underflows, so g is intact here."""
+    if "underflow" not in str(err):
+        raise err
+    with np.errstate(under="ignore"):
+        return rule(*args, **kw)
 
 
 def _wanted(inputs):

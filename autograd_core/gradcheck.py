@@ -71,7 +71,8 @@ def _evaluate(fn: Callable, inputs: list, i: int, flat_index: int, delta: float)
 def _evaluate_along(fn, inputs, checked, direction, delta) -> np.ndarray:
     moved = list(inputs)
     for i, v in zip(checked, direction, strict=True):
-        moved[i] = _make(inputs[i].data + delta * v, None).requires_grad_()
+        moved_data = np.asarray(inputs[i].data + delta * v)  # 0-d: an array, not a scalar
+        moved[i] = _make(moved_data, None).requires_grad_()
     return np.concatenate([np.ravel(o.data).astype(np.float64) for o in _outputs(fn(*moved))])
 
 

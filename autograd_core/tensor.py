@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .grad_mode import STATE
-from .registry import OP
+from .registry import COMPOSITES, OP, T
 
 ndarray = np.ndarray
 _new = object.__new__
@@ -94,6 +94,44 @@ def _op_error(op, arrays, err: Exception) -> Exception:
     return RuntimeError(msg)
 
 
+def _forward_failed(op, arrays, kw, err: Exception):
+    """The forward's result when err was only underflow; else err, naming the op.
+
+    Underflow is no error here: the stable forms underflow by design (exp(-|x|) at
+    |x| = 1e4 is 0, the exact float answer). Under np.seterr(under="raise") such an
+    op runs again with underflow ignored; overflow, division by zero and invalid
+    values still raise as asked. Forwards write only their own arrays, so a second
+    run is safe."""
+    if isinstance(err, FloatingPointError) and "underflow" in str(err):
+        with np.errstate(under="ignore"):
+            try:
+                return op.forward(*arrays, **(kw or {}))
+            except Exception as again:
+                err = again
+    raise _op_error(op, arrays, err) from None
+
+
+_F64 = np.dtype(np.float64)
+
+
+def _default_float(out: ndarray, arrays, kw) -> ndarray:
+    """A float64 result only where float64 was asked for (a float64 input, or a
+    dtype= parameter): from Python floats and integers numpy makes float64, where
+    the default float dtype (and PyTorch's) is float32."""
+    if kw and "dtype" in kw or any(isinstance(a, (ndarray, np.generic)) and a.dtype == _F64
+                                   for a in arrays):
+        return out
+    return out.astype(np.float32)
+
+
+def _unrecorded(op, arrays, out) -> None:
+    """Anomaly mode checks, in grad mode, ops that record no graph too (no input
+    requires grad). Under no_grad it does not: custom backwards run there, and
+    their node's check names them."""
+    from .anomaly import check_unrecorded
+    check_unrecorded(op, arrays, out)
+
+
 def apply(op, args: tuple, kw: dict) -> Tensor:
     """Run `op` on Tensors, arrays or scalars; record a Node if grad is needed."""
     arrays = []
@@ -107,17 +145,19 @@ def apply(op, args: tuple, kw: dict) -> Tensor:
                 parents.append(a)
                 continue
         else:
-            arrays.append(a)
+            arrays.append(to_array(a) if type(a) is list or type(a) is tuple else a)
         parents.append(None)
     try:
         out = op.forward(*arrays, **kw)
     except Exception as err:
-        raise _op_error(op, arrays, err) from None
+        out = _forward_failed(op, arrays, kw, err)
     saved = None
     if op.saves:
         out, saved = out
     if type(out) is not ndarray:
         out = np.asarray(out)
+    if out.dtype is _F64:
+        out = _default_float(out, arrays, kw)
     t = _new(Tensor)
     t._data = out
     t.grad = t._hooks = None
@@ -130,6 +170,8 @@ def apply(op, args: tuple, kw: dict) -> Tensor:
     else:
         t._node = None
         t._rg = False
+        if STATE.anomaly and STATE.enabled:
+            _unrecorded(op, arrays, out)
     return t
 
 
@@ -141,9 +183,11 @@ def apply1(op, x: Tensor) -> Tensor:
     try:
         out = op.forward(xd)
     except Exception as err:
-        raise _op_error(op, (xd,), err) from None
+        out = _forward_failed(op, (xd,), None, err)
     if type(out) is not ndarray:
         out = np.asarray(out)
+    if out.dtype is _F64 and xd.dtype is not _F64:
+        out = out.astype(np.float32)  # see _default_float
     t = _new(Tensor)
     t._data = out
     t.grad = t._hooks = None
@@ -155,6 +199,8 @@ def apply1(op, x: Tensor) -> Tensor:
     else:
         t._node = None
         t._rg = False
+        if STATE.anomaly and STATE.enabled:
+            _unrecorded(op, (xd,), out)
     return t
 
 
@@ -165,14 +211,16 @@ def apply2(op, a: Tensor, b: Any) -> Tensor:
         bd = b._data
         brg = b._rg
     else:
-        bd = b
+        bd = to_array(b) if type(b) is list or type(b) is tuple else b
         brg = False
     try:
         out = op.forward(ad, bd)
     except Exception as err:
-        raise _op_error(op, (ad, bd), err) from None
+        out = _forward_failed(op, (ad, bd), None, err)
     if type(out) is not ndarray:
         out = np.asarray(out)
+    if out.dtype is _F64:
+        out = _default_float(out, (ad, bd), None)
     t = _new(Tensor)
     t._data = out
     t.grad = t._hooks = None
@@ -184,6 +232,8 @@ def apply2(op, a: Tensor, b: Any) -> Tensor:
     else:
         t._node = None
         t._rg = False
+        if STATE.anomaly and STATE.enabled:
+            _unrecorded(op, (ad, bd), out)
     return t
 
 
@@ -206,8 +256,8 @@ def to_array(data: Any, dtype=None, copy: bool = False) -> ndarray:
         except ValueError as err:  # a ragged nested list, say
             raise ValueError(f"tensor: cannot make an array of {type(data).__name__} "
                              f"data: {err}") from None
-        if dtype is None and arr.dtype == np.float64:
-            arr = arr.astype(np.float32)
+        if dtype is None and arr.dtype == np.float64 and not isinstance(data, np.generic):
+            arr = arr.astype(np.float32)  # a numpy float64 scalar stays float64
     if arr.dtype.kind not in "biufc":
         raise TypeError(f"tensor: data must be numbers or booleans, got "
                         f"{type(data).__name__} of dtype {arr.dtype}")
@@ -312,7 +362,10 @@ class Tensor:
         return _make(self._data, None)
 
     def astype(self, dtype) -> Tensor:
-        return OP.astype(self, dtype=np.dtype(dtype))
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "fc":  # integer and bool tensors never require grad
+            return _make(self._data.astype(dtype), None)
+        return OP.astype(self, dtype=dtype)
 
     def double(self) -> Tensor:
         return self.astype(np.float64)
@@ -433,8 +486,8 @@ class Tensor:
     def flatten(self): return OP.reshape(self, shape=(-1,))
     def ravel(self): return OP.reshape(self, shape=(-1,))
     def squeeze(self, axis=None): return OP.squeeze(self, axis=axis)
-    def clip(self, a_min=None, a_max=None): return OP.clip(self, a_min=a_min, a_max=a_max)
-    def dot(self, other): return OP.dot(self, other)
+    def clip(self, a_min=None, a_max=None): return T.clip(self, a_min, a_max)
+    def dot(self, other): return COMPOSITES["dot"][0](self, other)
     def repeat(self, repeats, axis=None): return OP.repeat(self, repeats, axis)
     def exp(self): return apply1(OP.exp, self)
     def log(self): return apply1(OP.log, self)

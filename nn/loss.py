@@ -13,6 +13,7 @@ import numpy as np
 from autograd_core.tensor import Tensor
 
 from . import functional as F
+from .functional._inputs import array_of
 from .module import Module
 
 __all__ = ["MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
@@ -20,9 +21,9 @@ __all__ = ["MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWith
 
 
 def _buffer(value: Any) -> np.ndarray | None:
-    if value is None:
-        return None
-    return np.asarray(value.data if isinstance(value, Tensor) else value)
+    """The array a weight is kept as, by ag.tensor's rule (a list of floats is float32,
+    a float64 ndarray stays float64); the losses cast it to the input's dtype."""
+    return None if value is None else array_of(value)
 
 
 class _Loss(Module):

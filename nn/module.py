@@ -18,6 +18,8 @@ import numpy as np
 
 from autograd_core.tensor import RemovableHandle, Tensor, to_array
 
+from .functional._inputs import array_of
+
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList"]
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -83,7 +85,7 @@ class Module:
             params[name] = None
         elif params is not None and name in d["_buffers"]:
             if value is not None:
-                value = value.data if isinstance(value, Tensor) else np.asarray(value)
+                value = array_of(value)
             d["_buffers"][name] = value
         elif params is not None and name in d["_modules"]:
             if value is not None:
@@ -114,7 +116,7 @@ class Module:
     def register_buffer(self, name: str, array: Any, persistent: bool = True) -> None:
         """A non-trained array saved in state_dict (BatchNorm's running statistics)."""
         if array is not None:
-            array = array.data if isinstance(array, Tensor) else np.asarray(array)
+            array = array_of(array)
         self._forget(name)
         self._buffers[name] = array
         if not persistent:
@@ -287,7 +289,7 @@ class Module:
         bad_shapes = []
         for k, target in own.items():
             if k in state_dict:
-                shape = tuple(np.shape(_array(state_dict[k])))
+                shape = tuple(np.shape(array_of(state_dict[k])))
                 if shape != target.shape:
                     bad_shapes.append(f"size mismatch for {k}: copying a param with shape "
                                       f"{shape} from checkpoint, the shape in current "
@@ -305,7 +307,7 @@ class Module:
                                + "\n\t".join(errors))
         for k, target in own.items():
             if k in state_dict:
-                np.copyto(target, _array(state_dict[k]), casting="unsafe")
+                np.copyto(target, array_of(state_dict[k]), casting="unsafe")
         return _IncompatibleKeys(missing, unexpected)
 
     # -- repr ---------------------------------------------------------------
@@ -322,10 +324,6 @@ class Module:
         if not self._modules and len(lines) <= 1:
             return head + "".join(lines) + ")"
         return head + "\n" + "".join(f"  {line}\n" for line in lines) + ")"
-
-
-def _array(value: Any) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
 
 
 class Sequential(Module):

@@ -160,7 +160,7 @@ EXTREMES = {  # name -> (function, values at [-1e4, 1e4], gradients there)
 def test_extreme_inputs_are_exact_and_silent(name, dtype):
     fn, values, grads = EXTREMES[name]
     x = ag.tensor(np.array([-1e4, 1e4], dtype), requires_grad=True)
-    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+    with warnings.catch_warnings(), np.errstate(all="raise"):
         warnings.simplefilter("error")
         y = fn(x)
         # log_softmax's second output has gradient -1: pick weights that show it
@@ -236,7 +236,36 @@ def test_rrelu_training_draws_slopes_from_the_seeded_rng():
         F.rrelu(x, 0.5, 0.1)
 
 
+def test_rrelu_slopes_of_an_integer_input_are_drawn_in_float32():
+    ag.manual_seed(2)
+    y = F.rrelu(np.array([-4, -2, 3]), 0.1, 0.3, training=True)
+    assert y.dtype == np.float32 and y.data[2] == 3.0
+    slopes = y.data[:2] / np.array([-4, -2])
+    assert np.all((slopes >= 0.1) & (slopes <= 0.3))  # not truncated to 0
+
+
 # -- softmax family ---------------------------------------------------------------
+@pytest.mark.parametrize("make", [float, np.float32, lambda v: np.array(v, np.float32),
+                                  lambda v: ag.tensor(v, requires_grad=True)],
+                         ids=["python float", "float32 scalar", "0-d array", "0-d tensor"])
+def test_softmax_of_a_scalar_is_one_with_gradient_zero_as_pytorch(make):
+    for fn, value in ((F.softmax, 1.0), (F.log_softmax, 0.0)):
+        x = make(1.5)
+        y = fn(x)
+        assert y.shape == () and y.dtype == np.float32 and y.item() == value
+        assert fn(x, axis=0).item() == value  # a 0-d input's axes are -1 and 0, as torch's
+        if isinstance(x, ag.Tensor):
+            y.backward()
+            assert x.grad.item() == 0.0
+    with pytest.raises(ValueError, match="softmax: axis 1 is out of bounds"):
+        F.softmax(make(1.5), axis=1)
+
+
+def test_softmax_of_a_float64_scalar_stays_float64():
+    for x in (np.float64(1.5), np.array(1.5)):
+        assert F.softmax(x).dtype == F.log_softmax(x).dtype == np.float64
+
+
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_softmax_and_log_softmax_along_an_axis(axis):
     x = np.random.default_rng(1).normal(size=(3, 5)) * 4 + 100  # large common shift

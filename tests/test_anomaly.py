@@ -46,6 +46,22 @@ def test_forward_inf_is_caught_at_the_first_op():
     assert f"{HERE}:{_line_of('forward-inf')}" in str(info.value)
 
 
+def test_ops_that_record_no_graph_are_checked_in_grad_mode():
+    with ag.detect_anomaly():
+        with pytest.raises(RuntimeError, match="'log' produced NaN") as info:
+            ag.log(ag.tensor([-1.0, 1.0]))  # unrecorded-nan
+        assert f"{HERE}:{_line_of('unrecorded-nan')}" in str(info.value)
+        with ag.no_grad():  # as documented: under no_grad only recorded ops are checked
+            assert np.isnan(ag.log(ag.tensor([-1.0])).item())
+
+
+def test_a_graph_recorded_outside_anomaly_mode_says_so():
+    x = ag.tensor([0.0, 4.0], requires_grad=True)
+    loss = ag.sqrt(x).sum()
+    with ag.detect_anomaly(), pytest.raises(RuntimeError, match="recorded outside"):
+        loss.backward()
+
+
 def test_backward_inf_names_the_op_and_where_it_was_created():
     x = ag.tensor([0.0, 4.0], requires_grad=True)
     with ag.detect_anomaly():

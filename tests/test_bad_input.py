@@ -34,7 +34,22 @@ TABLE = [
     ("matmul inner sizes", lambda: t(2, 3) @ t(4, 5), ValueError,
      r"^matmul: .*size 4 is different from 3.*\(2, 3\) and \(4, 5\)"),
     ("reshape to another size", lambda: t(2, 3).reshape(4, 2), ValueError,
-     r"^reshape: cannot reshape array of size 6 into shape \(4,2\)"),
+     r"^reshape: cannot reshape an array of shape \(2, 3\) \(size 6\) into shape \(4, 2\)"),
+    ("reshape with -1", lambda: t(2, 3).reshape(4, -1), ValueError,
+     r"^reshape: cannot reshape an array of shape \(2, 3\) \(size 6\) into shape \(4, -1\)"),
+    ("broadcast_to", lambda: ag.broadcast_to(t(2, 3), (4, 5)), ValueError,
+     r"^broadcast_to: cannot broadcast an array of shape \(2, 3\) to shape \(4, 5\)"),
+    ("clip bound shape", lambda: ag.clip(t(2, 3), np.zeros((4, 5)), 1), ValueError,
+     r"^clip: a_min of shape \(4, 5\) and a_max of shape \(\) do not broadcast against "
+     r"the input of shape \(2, 3\)"),
+    ("clip tensor bound shape", lambda: ag.clip(t(2, 3), None, t(4, 5)), ValueError,
+     r"^clip: a_max of shape \(4, 5\) does not broadcast against the input of shape "
+     r"\(2, 3\)"),
+    ("dot inner sizes", lambda: ag.dot(t(2, 3), t(4, 5)), ValueError,
+     r"^dot: shapes \(2, 3\) and \(4, 5\) are not aligned"),
+    ("take_along_axis shapes", lambda: ag.take_along_axis(t(2, 3), np.zeros((5, 5), int), 1),
+     ValueError, r"^take_along_axis: indices of shape \(5, 5\) do not fit an input of shape "
+     r"\(2, 3\) along axis 1"),
     ("reduction axis", lambda: t(2, 3).sum(axis=2), ValueError,
      r"^sum: axis 2 is out of bounds .* \(2, 3\)"),
     ("index out of bounds", lambda: t(2, 3)[5], IndexError,

@@ -226,13 +226,63 @@ def test_kink_subgradients():
 
 def test_sigmoid_and_logsumexp_stay_finite_at_extremes():
     x = ag.tensor([-1e4, 0.0, 1e4], dtype=np.float64, requires_grad=True)
-    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+    with warnings.catch_warnings(), np.errstate(all="raise"):
         warnings.simplefilter("error")
         s = ag.sigmoid(x)
         s.sum().backward()
         lse = ag.logsumexp(x)
     np.testing.assert_array_equal(s.data, [0.0, 0.5, 1.0])
     assert lse.item() == 1e4
+
+
+def test_underflow_is_no_error_under_strict_numpy():
+    # exp(-1e4) = 0 is the exact answer: under np.seterr(under="raise") the ops that
+    # underflow by design run again with underflow ignored, forward and backward
+    x = ag.tensor([-1e4, 0.0, 1e4], dtype=np.float64, requires_grad=True)
+    with np.errstate(all="raise"):
+        (g,) = ag.gradients(ag.sigmoid(x).sum(), x, create_graph=True)
+        g.sum().backward()
+        lse = ag.logsumexp(x * -1.0)
+    np.testing.assert_array_equal(g.data, [0.0, 0.25, 0.0])
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0])  # sigmoid'' = 0 at 0
+    assert lse.item() == 1e4
+    with np.errstate(all="raise"), pytest.raises(RuntimeError, match="exp: overflow"):
+        ag.exp(ag.tensor([1e4]))  # the other errors still raise, naming the op
+
+
+def test_python_numbers_lists_and_integers_compute_in_float32():
+    ints = ag.tensor([1, 2])
+    for out in (ag.exp(2.0), ag.exp([1.0, 2.0]), ag.exp(np.arange(3)), ints / 2, ints * 2.5,
+                ag.where(ints > 1, 1.0, 0.0), ag.tensor([1.0, 2.0]) + [1.0, 2.0],
+                ag.sigmoid([1.0, -2.0])):
+        assert out.dtype == np.float32, out
+    assert (ints + 1).dtype == ints.dtype  # integers stay integers
+    f64 = np.array([1.0, 2.0])  # float64 only where it is asked for
+    for out in (ag.exp(f64), ag.tensor([1.0, 2.0]) * f64, ag.tensor([1.0]).astype(np.float64),
+                ag.tensor(np.float64(1.5))):
+        assert out.dtype == np.float64, out
+
+
+def test_casting_to_integers_or_bools_leaves_the_graph():
+    x = ag.tensor([1.5, -2.0], requires_grad=True)
+    for dtype in (np.int64, np.int32, bool):
+        assert not x.astype(dtype).requires_grad  # integer and bool tensors never do
+    (x.astype(np.int64) * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, -2.0])  # nothing through the cast
+
+
+def test_the_numpy_named_methods_agree_with_numpy():
+    a = np.arange(1.0, 7.0).reshape(2, 3)
+    t = ag.tensor(a)
+    calls = {"sum": (), "mean": (), "prod": (), "max": (), "min": (), "var": (), "std": (),
+             "argmax": (), "argmin": (), "reshape": (3, 2), "transpose": (1, 0),
+             "swapaxes": (0, 1), "flatten": (), "ravel": (), "squeeze": (),
+             "clip": (2.0, 5.0), "dot": (np.ones(3),), "repeat": (2,), "exp": (),
+             "log": (), "sqrt": (), "tanh": ()}
+    for name, args in calls.items():
+        got = getattr(t, name)(*args)
+        want = getattr(a, name)(*args) if hasattr(a, name) else getattr(np, name)(a, *args)
+        np.testing.assert_allclose(got.data, want, rtol=1e-6, err_msg=name)
 
 
 def test_split_pad_flip_tile_and_friends():
@@ -422,3 +472,107 @@ def test_a_backward_that_fails_midway_leaves_no_gradient_behind():
     remove()
     z.backward()  # the failed pass's gradient for y must not be summed in again
     np.testing.assert_allclose(x.grad.data, 12 * x.data)
+
+
+# -- PyTorch's values at the edges of an op's domain, and numpy's signatures ------
+def test_power_gradients_at_base_zero_are_pytorchs():
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")  # log(0) and 0 ** -1 stay out of the rules
+        x = ag.tensor([0.0, 1.0], requires_grad=True)
+        (x**0).sum().backward()
+        np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+        x = ag.tensor([0.0, 2.0], dtype=np.float64, requires_grad=True)
+        p = ag.tensor(2.0, dtype=np.float64, requires_grad=True)
+        (x**p).sum().backward()
+        np.testing.assert_allclose(x.grad.data, [0.0, 4.0])
+        np.testing.assert_allclose(p.grad.data, 4 * np.log(2.0))
+        x = ag.tensor([0.0, 1.0], requires_grad=True)
+        (0.0**x).sum().backward()
+        np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+        # Second order: d/dx (2x + x^2 log x) = 2 + 2x log x + x, its limit 2 at x = 0
+        # (where PyTorch's double backward gives nan).
+        x = ag.tensor([0.0, 1.0, 2.0], dtype=np.float64, requires_grad=True)
+        p = ag.tensor(2.0, dtype=np.float64, requires_grad=True)
+        dx, dp = ag.gradients((x**p).sum(), [x, p], create_graph=True)
+        (dx.sum() + dp).backward()
+    np.testing.assert_allclose(x.grad.data, [2.0, 3.0, 4.0 + 4.0 * np.log(2.0)])
+    x = ag.tensor([0.0, 2.0], requires_grad=True)
+    p = ag.tensor([-1.0, 3.0], requires_grad=True)
+    with np.errstate(divide="ignore"):  # 0 ** -1 = inf, forward and back, as PyTorch
+        (x**p).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [-np.inf, 12.0])
+    np.testing.assert_allclose(p.grad.data, [-np.inf, 8 * np.log(2.0)], rtol=1e-6)
+
+
+def test_std_of_constant_data_has_gradient_zero():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = ag.tensor([2.0, 2.0, 2.0], requires_grad=True)
+        ag.std(x).backward()
+        np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0])
+        x = ag.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], requires_grad=True)
+        ag.std(x, axis=1, ddof=1, keepdims=True).sum().backward()
+        np.testing.assert_allclose(x.grad.data, [[0.0, 0.0, 0.0],
+                                                 [-0.4364358, -0.1091089, 0.5455447]], rtol=1e-6)
+        x = ag.tensor(np.full((2, 3), 5.0), requires_grad=True)
+        (g,) = ag.gradients(ag.std(x, axis=0).sum(), x, create_graph=True)
+        (g * x).sum().backward()  # and the second order too
+        np.testing.assert_array_equal(g.data, np.zeros((2, 3)))
+        assert np.all(np.isfinite(x.grad.data))
+
+
+def test_concatenate_without_axis_flattens_and_its_gradient_unflattens():
+    x = ag.tensor(np.ones((2, 2)), requires_grad=True)
+    y = ag.tensor(np.ones(3), requires_grad=True)
+    z = ag.concatenate([x, y], axis=None)
+    assert z.shape == (7,)
+    (z * np.arange(7.0)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0.0, 1.0], [2.0, 3.0]])
+    np.testing.assert_array_equal(y.grad.data, [4.0, 5.0, 6.0])
+
+
+def test_numpy_integers_count_as_numbers():
+    x = ag.tensor(np.arange(6.0), requires_grad=True)
+    parts = ag.split(x, np.int64(3))
+    assert [p.shape for p in parts] == [(2,), (2,), (2,)]
+    (parts[1] * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 2.0, 2.0, 0.0, 0.0])
+    assert ag.full(np.int64(3), 1.5).tolist() == [1.5, 1.5, 1.5]
+    assert ag.full((np.int64(2), 3), 0.0).shape == (2, 3)
+    assert ag.zeros(np.int64(2), 3).shape == (2, 3)
+    assert ag.ones(np.array([2, 3])).shape == (2, 3)
+    assert ag.randn(np.int32(4)).shape == (4,)
+
+
+def test_take_along_axis_defaults_to_the_last_axis_and_broadcasts():
+    a = np.arange(12.0).reshape(3, 4)
+    x = ag.tensor(a, requires_grad=True)
+    idx = np.array([[0, 2, 0]])  # one row, broadcast over the three of x
+    y = ag.take_along_axis(x, idx)
+    np.testing.assert_array_equal(y.data, np.take_along_axis(a, idx, axis=-1))
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[2.0, 0.0, 1.0, 0.0]] * 3)
+    x = ag.tensor(a, requires_grad=True)
+    ag.take_along_axis(x, np.array([5, 5, 0]), axis=None).sum().backward()
+    np.testing.assert_array_equal(x.grad.data.ravel(), [1.0] + [0.0] * 4 + [2.0] + [0.0] * 6)
+
+
+def test_clip_with_tensor_bounds_gives_them_torch_clamps_gradient():
+    x = ag.tensor([-2.0, -0.5, 0.3, 1.0, 1.5, 0.0], requires_grad=True)
+    lo = ag.tensor(-0.5, requires_grad=True)
+    hi = ag.tensor([1.0, 1.0, 1.0, 1.0, 1.0, -1.0], requires_grad=True)  # the last crossed
+    y = ag.clip(x, lo, hi)
+    np.testing.assert_allclose(y.data, [-0.5, -0.5, 0.3, 1.0, 1.0, -1.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+    assert lo.grad.item() == 1.0
+    np.testing.assert_array_equal(hi.grad.data, [0.0, 0.0, 0.0, 0.0, 1.0, 1.0])
+    # Bounds that are constant Tensors keep the one-input op.
+    x = ag.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+    y = ag.clip(x, ag.tensor(0.0), ag.tensor(1.0))
+    assert y.grad_fn.name == "clip" and x.clip(ag.tensor(0.0), 1.0).grad_fn.name == "clip"
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 0.0])
+    # The one-input op cannot give a bound its gradient: it says so rather than drop it.
+    with pytest.raises(TypeError, match="clip: a bound that requires grad"):
+        ag.OP.clip(x, a_min=lo)

@@ -302,7 +302,7 @@ def test_bce_gradient_is_pytorchs_at_the_edges():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_losses_on_extreme_logits_are_exact_and_silent(dtype):
     z = ag.tensor(np.array([[-1e4, 1e4], [1e4, -1e4]], dtype), requires_grad=True)
-    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+    with warnings.catch_warnings(), np.errstate(all="raise"):
         warnings.simplefilter("error")
         bce = F.binary_cross_entropy_with_logits(z, np.array([[0.0, 1.0], [0.0, 1.0]]),
                                                  reduction="none")
@@ -332,6 +332,62 @@ def test_float32_losses_stay_float32():
         loss.backward()
         assert x.grad.dtype == np.float32
         x.grad = None
+
+
+def test_probability_target_weights_take_the_inputs_dtype():
+    rng = np.random.default_rng(20)
+    x = ag.tensor(rng.normal(size=(4, 3)).astype(np.float32), requires_grad=True)
+    probs = rng.dirichlet(np.ones(3), size=4).astype(np.float32)
+    w32 = np.float32([1.0, 2.0, 3.0])
+    want = F.cross_entropy(x, probs, weight=w32)
+    for w in ([1.0, 2.0, 3.0], w32.astype(np.float64), ag.tensor(w32, dtype=np.float64)):
+        loss = F.cross_entropy(x, probs, weight=w)
+        assert loss.dtype == np.float32
+        np.testing.assert_array_equal(loss.data, want.data)
+        loss.backward()
+        assert x.grad.dtype == np.float32
+        x.grad = None
+    x64, w = rng.normal(size=(4, 3)), [0.1, 0.2, 0.3]  # float64: a list weight read at float64
+    np.testing.assert_array_equal(F.cross_entropy(x64, probs, weight=w).data,
+                                  F.cross_entropy(x64, probs, weight=np.array(w)).data)
+
+
+def test_list_constants_of_float64_inputs_are_read_at_float64():
+    rng = np.random.default_rng(21)
+    # not rounded through float32 first: the same loss as from float64 arrays
+    x, y, w = rng.normal(size=(2, 3)), [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], [0.1, 0.2, 0.3]
+    t = np.array([0, 2])
+    for loss, want in ((F.mse_loss(x, y), F.mse_loss(x, np.array(y))),
+                       (F.binary_cross_entropy_with_logits(x, y, w, pos_weight=w),
+                        F.binary_cross_entropy_with_logits(x, np.array(y), np.array(w),
+                                                           pos_weight=np.array(w))),
+                       (F.nll_loss(x, t, w), F.nll_loss(x, t, np.array(w))),
+                       (F.cross_entropy(x, t, w), F.cross_entropy(x, t, np.array(w)))):
+        assert loss.dtype == np.float64
+        np.testing.assert_array_equal(loss.data, want.data)
+
+
+def test_loss_module_weights_are_kept_as_ag_tensor_reads_them():
+    rng = np.random.default_rng(22)
+    w64 = np.array([1.0, 2.0, 3.0])
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    p, t = rng.uniform(0.1, 0.9, size=(4, 3)).astype(np.float32), np.array([0, 2, 1, 2])
+    modules = {"BCELoss": (nn.BCELoss, p, p), "BCEWithLogitsLoss": (nn.BCEWithLogitsLoss, x, p),
+               "CrossEntropyLoss": (nn.CrossEntropyLoss, x, t),
+               "CrossEntropyLoss(probabilities)": (nn.CrossEntropyLoss, x, p / p.sum(1)[:, None]),
+               "NLLLoss": (nn.NLLLoss, x, t)}
+    for name, (cls, input, target) in modules.items():
+        assert cls([1.0, 2.0, 3.0]).weight.dtype == np.float32, name  # a list: float32
+        assert cls(w64).weight.dtype == np.float64, name  # a float64 array stays float64
+        assert cls(ag.tensor([1.0, 2.0, 3.0])).weight.dtype == np.float32, name
+        loss = cls(w64)(input, target)  # the loss follows the input, as PyTorch's
+        assert loss.dtype == np.float32, name
+        np.testing.assert_allclose(loss.data, cls([1.0, 2.0, 3.0])(input, target).data,
+                                   rtol=1e-6, err_msg=name)
+        assert cls(w64)(input.astype(np.float64), target).dtype == np.float64, name
+    logits = nn.BCEWithLogitsLoss(pos_weight=w64)
+    assert logits.pos_weight.dtype == np.float64 and logits(x, p).dtype == np.float32
+    assert nn.BCEWithLogitsLoss(pos_weight=[2.0, 1.0, 1.0]).pos_weight.dtype == np.float32
 
 
 # -- errors ------------------------------------------------------------------------

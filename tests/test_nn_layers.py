@@ -1,4 +1,5 @@
-"""Linear, Flatten, Dropout, BatchNorm, LayerNorm, Embedding against numpy formulas."""
+"""Linear, Flatten, Dropout, BatchNorm, LayerNorm, Embedding against numpy formulas;
+and every kind of nn.functional call taking lists as float32 arrays."""
 
 from __future__ import annotations
 
@@ -53,6 +54,54 @@ def test_flatten():
     assert F.flatten(x, 2).shape == (2, 3, 20)
 
 
+def test_flatten_negative_axes_and_gradient():
+    x = ag.tensor(np.arange(120.0).reshape(2, 3, 4, 5), requires_grad=True)
+    out = nn.Flatten(-3, -2)(x)
+    assert out.shape == (2, 12, 5)
+    np.testing.assert_array_equal(out.data, x.data.reshape(2, 12, 5))
+    assert nn.Flatten(-4, 0)(x).shape == (2, 3, 4, 5)  # one axis: nothing merged
+    assert F.flatten(x, -1, -1).shape == (2, 3, 4, 5)
+    g = np.random.default_rng(0).standard_normal((2, 12, 5))
+    out.backward(g)
+    np.testing.assert_array_equal(x.grad.data, g.reshape(2, 3, 4, 5))
+
+
+def test_flatten_axis_out_of_range_raises_index_error():
+    x = ag.ones(2, 3, 4, 5)
+    with pytest.raises(IndexError, match=r"flatten: axis 4 is out of range for an input of "
+                                         r"shape \(2, 3, 4, 5\)"):
+        nn.Flatten(4)(x)
+    with pytest.raises(IndexError, match=r"flatten: axis 7 .*\(2, 3, 4, 5\)"):
+        nn.Flatten(1, 7)(x)
+    with pytest.raises(IndexError, match=r"flatten: axis -5 .*\(2, 3, 4, 5\)"):
+        F.flatten(x, -5)
+    with pytest.raises(IndexError, match=r"flatten: axis 1 .*shape \(3,\)"):
+        nn.Flatten()(ag.ones(3))  # the default start_axis=1 needs two axes
+
+
+def test_flatten_start_after_end_raises_value_error():
+    x = ag.ones(2, 3, 4, 5)
+    with pytest.raises(ValueError, match=r"flatten: start_axis 2 comes after end_axis 1 .*"
+                                         r"\(2, 3, 4, 5\)"):
+        nn.Flatten(2, 1)(x)
+    with pytest.raises(ValueError, match=r"start_axis -1 \(axis 3\) comes after end_axis 0"):
+        nn.Flatten(-1, 0)(x)  # compared after making the axes non-negative
+
+
+def test_flatten_zero_d_input_as_pytorch():
+    # torch.flatten of a 0-d tensor gives shape (1,); its valid axes are [-1, 0]
+    s = ag.tensor(2.5, requires_grad=True)
+    for axes in ((0,), (-1,), (0, -1), (-1, 0)):
+        out = F.flatten(s, *axes)
+        assert out.shape == (1,) and out.data[0] == 2.5
+    out.sum().backward()
+    assert s.grad.shape == () and s.grad.item() == 1.0
+    with pytest.raises(IndexError, match=r"flatten: axis 1 .*shape \(\)"):
+        nn.Flatten()(s)
+    with pytest.raises(IndexError, match=r"flatten: axis -2 .*shape \(\)"):
+        F.flatten(s, -2)
+
+
 def test_dropout_is_inverted_seeded_and_off_in_eval():
     x = ag.ones(200, 500)
     drop = nn.Dropout(0.3)
@@ -69,6 +118,17 @@ def test_dropout_is_inverted_seeded_and_off_in_eval():
     assert not np.any(F.dropout(x, 1.0).data)
     with pytest.raises(ValueError):
         nn.Dropout(1.5)
+
+
+def test_dropout_and_batch_norm_of_integers_scale_in_float32():
+    ones = np.ones((50, 40), np.int64)
+    ag.manual_seed(1)
+    a = F.dropout(ones, 0.3)
+    assert a.dtype == np.float32 and set(np.unique(a.data)) == {0.0, np.float32(1 / 0.7)}
+    assert F.dropout(ones, 1.0).dtype == np.float32 and not F.dropout(ones, 1.0).data.any()
+    y = F.batch_norm(np.array([[1, 2], [3, 4]]), np.zeros(2), np.full(2, 4.0))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, [[1, 2], [3, 4]] / np.sqrt(4 + 1e-5), rtol=1e-6)
 
 
 def test_dropout_gradient_uses_the_same_mask():
@@ -268,6 +328,14 @@ def test_embedding_max_norm_rescales_the_used_rows_in_place():
     np.testing.assert_allclose(emb.weight.data[2], w[2] * 7.0 / (14.0 + 1e-7), rtol=1e-15)
 
 
+def test_embedding_max_norm_of_a_list_weight_rescales_a_float32_copy():
+    w = [[3.0, 4.0], [0.3, 0.4]]
+    out = F.embedding(np.array([1, 0]), w, max_norm=1.0)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, [[0.3, 0.4], [0.6, 0.8]], rtol=1e-6)
+    assert w == [[3.0, 4.0], [0.3, 0.4]]  # the caller's list is left as it was
+
+
 def test_embedding_unsupported_options_say_so():
     with pytest.raises(NotImplementedError, match="Embedding: sparse=True is not supported"):
         nn.Embedding(5, 3, sparse=True)
@@ -301,3 +369,109 @@ def test_embedding_padding_idx_out_of_range():
         nn.Embedding(5, 2, padding_idx=5)
     with pytest.raises(ValueError, match="padding_idx -6"):
         F.embedding(np.array([0]), np.zeros((5, 2)), padding_idx=-6)
+
+
+def test_ag_flatten_checks_its_axes_as_f_flatten():
+    x = ag.ones(2, 3, 4, 5)
+    with pytest.raises(IndexError, match=r"flatten: axis 4 is out of range .*\(2, 3, 4, 5\)"):
+        ag.flatten(x, 4)
+    with pytest.raises(IndexError, match=r"flatten: axis 7 "):
+        ag.flatten(x, 0, 7)
+    with pytest.raises(IndexError, match=r"flatten: axis -5 "):
+        ag.flatten(x, -5)
+    with pytest.raises(ValueError, match=r"flatten: start_axis 2 comes after end_axis 1"):
+        ag.flatten(x, 2, 1)
+    assert ag.flatten(x).shape == (120,) and ag.flatten(x, -2).shape == (2, 3, 20)
+    assert ag.flatten(x, 1).shape == F.flatten(x).shape == (2, 60)
+    assert ag.flatten(ag.tensor(2.5)).shape == (1,)
+    listed = ag.flatten([[1.0, 2.0], [3.0, 4.0]])
+    assert listed.dtype == np.float32 and listed.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert ag.flatten(np.zeros((2, 2))).dtype == np.float64
+
+
+# -- lists in: float32, as ag.tensor reads them ---------------------------------------
+def _f32(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _list_cases():
+    rng = np.random.default_rng(11)
+    x, img, w3 = _f32(rng, 2, 3), _f32(rng, 1, 2, 4, 4), np.array([1, 2, 3], np.float32)
+    p = rng.uniform(0.1, 0.9, (2, 3)).astype(np.float32)  # probabilities
+    y = rng.uniform(0, 1, (2, 3)).astype(np.float32)
+    dist = y / y.sum(axis=1, keepdims=True)  # class probability targets
+    t = np.array([0, 2])
+    zeros, ones = np.zeros(3, np.float32), np.ones(3, np.float32)
+    return {  # name -> (function of the arrays, the arrays, in float32 or integers)
+        "prelu": (F.prelu, x, np.full(3, 0.25, np.float32)),
+        "rrelu(training)": (lambda x: F.rrelu(x, training=True), x),
+        "softmax": (F.softmax, x),
+        "log_softmax": (F.log_softmax, x),
+        "linear": (F.linear, x, _f32(rng, 4, 3), _f32(rng, 4)),
+        "dropout": (F.dropout, x),
+        "dropout(p=1)": (lambda x: F.dropout(x, 1.0), x),
+        "dropout(p=0)": (lambda x: F.dropout(x, 0.0), x),
+        "dropout(eval)": (lambda x: F.dropout(x, training=False), x),
+        "batch_norm(train)": (lambda x: F.batch_norm(x, zeros.copy(), ones.copy(),
+                                                     training=True), x),
+        "batch_norm(eval)": (lambda x, w, b: F.batch_norm(x, zeros, ones + 1, w, b), x, w3, y[0]),
+        "layer_norm": (lambda x, w: F.layer_norm(x, 3, w), x, w3),
+        "embedding(max_norm)": (lambda w: F.embedding(np.array([0, 4]), w, max_norm=0.5),
+                                _f32(rng, 5, 3)),
+        "flatten": (F.flatten, img),
+        "conv2d": (F.conv2d, img, _f32(rng, 3, 2, 3, 3), _f32(rng, 3)),
+        "conv_transpose2d": (F.conv_transpose2d, img, _f32(rng, 2, 3, 3, 3)),
+        "max_pool2d(return_indices)": (lambda x: F.max_pool2d(x, 2, padding=1,
+                                                              return_indices=True), img),
+        "max_unpool2d(repeated indices)": (
+            lambda x, i: F.max_unpool2d(x, i, 2, stride=1, output_size=(3, 3)),
+            np.ones((1, 1, 2, 2), np.float32), np.zeros((1, 1, 2, 2), np.int64)),
+        "avg_pool2d(padding)": (lambda x: F.avg_pool2d(x, 2, padding=1), img),
+        "mse_loss": (F.mse_loss, x, y),
+        "l1_loss": (F.l1_loss, x, y),
+        "huber_loss": (F.huber_loss, x, y),
+        "smooth_l1_loss": (lambda x, y: F.smooth_l1_loss(x, y, beta=0.5), x, y),
+        "binary_cross_entropy(weight)": (F.binary_cross_entropy, p, y, w3),
+        "bce_with_logits(pos_weight)": (
+            lambda x, y, w: F.binary_cross_entropy_with_logits(x, y, w, pos_weight=w), x, y, w3),
+        "cross_entropy": (lambda x, w: F.cross_entropy(x, t, w, label_smoothing=0.1), x, w3),
+        "cross_entropy(probabilities)": (F.cross_entropy, x, dist, w3),
+        "nll_loss(ignore_index)": (lambda x, w: F.nll_loss(x, t, w, ignore_index=2), x, w3),
+        "BCELoss": (lambda p, y, w: nn.BCELoss(w)(p, y), p, y, w3),
+        "BCEWithLogitsLoss": (lambda x, y, w: nn.BCEWithLogitsLoss(pos_weight=w)(x, y), x, y, w3),
+        "CrossEntropyLoss(probabilities)": (lambda x, d, w: nn.CrossEntropyLoss(w)(x, d),
+                                            x, dist, w3),
+        "NLLLoss": (lambda x, w: nn.NLLLoss(w)(x, t), x, w3),
+    }
+
+
+LIST_CASES = _list_cases()
+
+
+@pytest.mark.parametrize("name", LIST_CASES)
+def test_lists_are_read_as_float32_arrays(name):
+    # the contract's default float: a list of floats is float32, as in ag.tensor, in
+    # every function (each output, and any random draw, equal to the arrays' own)
+    fn, *arrays = LIST_CASES[name]
+    lists = [a.tolist() for a in arrays]
+    ag.manual_seed(0)
+    want = fn(*(a.copy() for a in arrays))  # copies: max_norm rescales its weight in place
+    ag.manual_seed(0)
+    got = fn(*lists)
+    pairs = zip(got, want, strict=True) if isinstance(want, tuple) else [(got, want)]
+    for g, w in pairs:
+        assert isinstance(g, ag.Tensor) and g.dtype == w.dtype, (type(g), w.dtype)
+        assert w.dtype in (np.float32, np.int64)
+        np.testing.assert_array_equal(g.data, w.data)
+
+
+def test_max_pool2d_indices_of_a_list_point_at_its_maximum():
+    # the list is read once as float32: its maxima compare equal to the float32 pool's
+    out, indices = F.max_pool2d([[[[0.1, 0.7], [0.3, 0.2]]]], 2, return_indices=True)
+    assert out.dtype == np.float32 and out.item() == np.float32(0.7)
+    assert indices.tolist() == [[[[1]]]]
+    x = [[[[0.1, 0.3, 0.7], [0.2, 0.6, 0.1]]]]  # padded, overlapping windows too
+    out, indices = F.max_pool2d(x, 2, stride=1, padding=1, return_indices=True)
+    picked = np.take_along_axis(np.float32(x).reshape(1, 1, -1),
+                                indices.data.reshape(1, 1, -1), axis=2)
+    np.testing.assert_array_equal(picked, out.data.reshape(1, 1, -1))

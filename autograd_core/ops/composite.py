@@ -6,6 +6,8 @@ tests cover them like any op.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import sampling as s
@@ -16,16 +18,23 @@ def dot(a, b):
     """numpy's dot for its 0-, 1- and 2-D cases (matmul, or a product for scalars)."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return OP.multiply(a, b)
-    if np.ndim(a) > 2 or np.ndim(b) > 2:
+    sa, sb = tuple(np.shape(a)), tuple(np.shape(b))
+    if len(sa) > 2 or len(sb) > 2:
         raise ValueError(f"dot: only 1-D and 2-D operands are supported, got shapes "
-                         f"{tuple(np.shape(a))} and {tuple(np.shape(b))}; use matmul or einsum")
+                         f"{sa} and {sb}; use matmul or einsum")
+    # Checked here, or matmul would report the mistake under its own name.
+    if sa[-1] != sb[0]:
+        raise ValueError(f"dot: shapes {sa} and {sb} are not aligned: the last axis of "
+                         f"the first ({sa[-1]}) must match the first axis of the second "
+                         f"({sb[0]})")
     return OP.matmul(a, b)
 
 
 def split(x, indices_or_sections, axis: int = 0) -> list:
     """numpy's split: an int is a number of equal sections, a list gives split points."""
     n = np.shape(x)[axis]
-    if isinstance(indices_or_sections, int):
+    if np.ndim(indices_or_sections) == 0:  # a Python or numpy integer, as numpy takes it
+        indices_or_sections = operator.index(indices_or_sections)
         if indices_or_sections <= 0 or n % indices_or_sections:
             raise ValueError(f"split: an axis of length {n} does not divide into "
                              f"{indices_or_sections} equal sections (shape {tuple(np.shape(x))})")

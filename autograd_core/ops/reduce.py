@@ -99,10 +99,19 @@ defop("var", _var,
           _expand(xp, g, x.shape, axis, keepdims) * _centred(xp, x, axis)
           * (2.0 / (_count(x, ans) - ddof)),
       sample=s.reduction(ddof=0))
-defop("std", _std,
-      lambda xp, g, ans, x, axis=None, ddof=0, keepdims=False:
-          _expand(xp, g / ans, x.shape, axis, keepdims) * _centred(xp, x, axis)
-          * (1.0 / (_count(x, ans) - ddof)),
+
+
+def _std_grad(xp, g, ans, x, axis=None, ddof=0, keepdims=False):
+    # std = sqrt(var): var's gradient times g / (2 std), which PyTorch sets to 0 where
+    # the std is 0 (constant data) rather than 0/0. The divisor is made 1 there first,
+    # so no nan (nor numpy's warning) arises in the entries the mask drops.
+    zero = np.asarray(ans) == 0
+    scaled = xp.where(zero, 0, g / xp.where(zero, 1, ans)) if zero.any() else g / ans
+    return (_expand(xp, scaled, x.shape, axis, keepdims) * _centred(xp, x, axis)
+            * (1.0 / (_count(x, ans) - ddof)))
+
+
+defop("std", _std, _std_grad,
       sample=lambda rng: ((s.values(rng, (3, 4)),),
                           {"axis": int(rng.integers(0, 2)), "ddof": int(rng.integers(0, 2))}))
 

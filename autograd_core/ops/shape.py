@@ -13,10 +13,22 @@ from .. import sampling as s
 from ..registry import defop
 
 
+def shape_str(shape) -> str:
+    """A shape as the error messages write it, `(2, 3)`: numpy's own messages say
+    `(2,3)`, and a tuple of numpy integers would print as `(np.int64(2), 3)`."""
+    dims = (shape,) if np.ndim(shape) == 0 else shape
+    return str(tuple(int(n) for n in dims))
+
+
 # The ndarray methods skip numpy's Python-level wrappers: these two run in every
-# CNN step (flatten, and the layout changes inside conv's gradient).
+# CNN step (flatten, and the layout changes inside conv's gradient). So reshape and
+# broadcast_to word numpy's error rather than check first: nothing on the hot path.
 def _reshape(x, shape):
-    return x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape)
+    try:
+        return x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot reshape an array of shape {shape_str(np.shape(x))} "
+                         f"(size {np.size(x)}) into shape {shape_str(shape)}") from None
 
 
 def _transpose(x, axes=None):
@@ -36,7 +48,11 @@ def _expand_dims(x, axis):
 
 
 def _broadcast_to(x, shape):
-    return np.broadcast_to(x, shape)
+    try:
+        return np.broadcast_to(x, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast an array of shape "
+                         f"{shape_str(np.shape(x))} to shape {shape_str(shape)}") from None
 
 
 def _flip(x, axis=None):
@@ -125,6 +141,12 @@ def _concatenate(*arrays, axis=0):
 
 def _concatenate_grad(xp, g, ans, inputs, needs, axis=0):
     grads, start = [], 0
+    if axis is None:  # numpy flattened every input: each takes its run of g, reshaped
+        for x, need in zip(inputs, needs, strict=True):
+            stop = start + int(np.size(x))
+            grads.append(xp.reshape(g[start:stop], np.shape(x)) if need else None)
+            start = stop
+        return grads
     ax = axis % g.ndim
     for x, need in zip(inputs, needs, strict=True):
         stop = start + x.shape[ax]
@@ -135,9 +157,11 @@ def _concatenate_grad(xp, g, ans, inputs, needs, axis=0):
 
 def _sample_join(stack: bool):
     def sample(rng):
+        n = int(rng.integers(1, 4))
+        if not stack and rng.random() < 0.2:  # axis=None: any shapes, flattened
+            return tuple(s.values(rng, s.shape(rng)) for _ in range(n)), {"axis": None}
         base = s.shape(rng, 1)
         axis = int(rng.integers(-len(base), len(base)))
-        n = int(rng.integers(1, 4))
         shapes = [base if stack else base[:axis % len(base)] + (int(rng.integers(1, 4)),)
                   + base[axis % len(base) + 1:] for _ in range(n)]
         return tuple(s.values(rng, sh) for sh in shapes), {"axis": axis}
@@ -250,24 +274,56 @@ defop("index_add", _index_add, lambda xp, g, ans, x, index, shape: g[index],
       sample=_sample_index_add, linear=True)
 
 
-def _along_axis_index(indices, axis: int) -> tuple:
-    """The full integer index that `take_along_axis(x, indices, axis)` reads."""
+def _along_axis_index(indices, axis: int, shape: tuple) -> tuple:
+    """The full integer index that `take_along_axis(x, indices, axis)` reads from an x
+    of `shape`, the other axes of the two broadcast against each other as numpy does."""
     axis %= indices.ndim
-    grids = np.ogrid[tuple(slice(n) for n in indices.shape)]
-    return tuple(indices if i == axis else grid for i, grid in enumerate(grids))
+    out = np.broadcast_shapes(indices.shape, shape[:axis] + (1,) + shape[axis + 1:])
+    grids = np.ogrid[tuple(slice(n) for n in out)]
+    return tuple(np.broadcast_to(indices, out) if i == axis else grid if shape[i] != 1 else 0
+                 for i, grid in enumerate(grids))
 
 
-def _take_along_axis(x, indices, axis):
+def _take_along_axis(x, indices, axis=-1):  # numpy 2.3's default axis
+    xs, ids = np.shape(x), np.shape(indices)
+    if axis is None:  # numpy's flattened form: 1-D indices into x.ravel()
+        fits = len(ids) == 1
+    else:  # the other axes broadcast, as numpy's; checked here, or numpy's IndexError
+        fits = len(ids) == len(xs) and -len(xs) <= axis < len(xs) and all(
+            a == b or 1 in (a, b) for i, (a, b) in enumerate(zip(xs, ids, strict=True))
+            if i != axis % len(xs))
+    if not fits:
+        raise ValueError(f"take_along_axis: indices of shape {shape_str(ids)} do not fit "
+                         f"an input of shape {shape_str(xs)} along axis {axis}")
     return np.take_along_axis(x, indices, axis)
 
 
-defop("take_along_axis", _take_along_axis,
-      lambda xp, g, ans, x, indices, axis:
-          xp.index_add(g, index=_along_axis_index(np.asarray(indices), axis), shape=x.shape),
-      None, linear=True,
-      sample=lambda rng: (lambda x, ax: ((x, rng.integers(0, x.shape[ax], size=x.shape[:ax] + (
-          int(rng.integers(1, 4)),) + x.shape[ax + 1:])), {"axis": ax}))(
-          s.values(rng, (3, 4)), int(rng.integers(0, 2))))
+def _take_along_axis_grad(xp, g, ans, x, indices, axis=-1):
+    indices = np.asarray(indices)
+    if axis is None:
+        flat = xp.index_add(g, index=(indices,), shape=(int(np.size(x)),))
+        return xp.reshape(flat, np.shape(x))
+    shape = np.shape(x)
+    return xp.index_add(g, index=_along_axis_index(indices, axis, shape), shape=shape)
+
+
+def _sample_take_along_axis(rng):
+    x = s.values(rng, (3, 4) if rng.random() < 0.8 else (1, 4))
+    if rng.random() < 0.2:
+        return (x, rng.integers(0, x.size, size=int(rng.integers(1, 6)))), {"axis": None}
+    ax = int(rng.integers(0, 2))
+    shape = list(x.shape)
+    shape[ax] = int(rng.integers(1, 4))
+    if rng.random() < 0.3:  # the other axis broadcast, from the indices' side
+        shape[1 - ax] = 1
+    elif x.shape[1 - ax] == 1:  # or from x's
+        shape[1 - ax] = 3
+    indices = rng.integers(0, x.shape[ax], size=tuple(shape))
+    return (x, indices), {"axis": ax - 2 * int(rng.random() < 0.5)}
+
+
+defop("take_along_axis", _take_along_axis, _take_along_axis_grad, None, linear=True,
+      sample=_sample_take_along_axis)
 
 
 def _repeat(x, repeats, axis=None):

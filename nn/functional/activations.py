@@ -25,6 +25,7 @@ from autograd_core.random import RNG
 from autograd_core.registry import NP, defcomposite, defop
 from autograd_core.tensor import Tensor
 
+from ._inputs import array_of, float_dtype, tensor_or_array
 from ._special import erf, erfc
 
 __all__ = ["sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu",
@@ -124,13 +125,14 @@ def hardswish(x: Any) -> Tensor:
 
 def prelu(x: Any, weight: Any) -> Tensor:
     """x if x > 0 else weight * x; weight has 1 entry or one per channel (axis 1)."""
-    n, ndim = int(np.size(weight)), len(np.shape(x))
-    channels = np.shape(x)[1] if ndim >= 2 else 1
+    data = array_of(x)
+    n, ndim = int(np.size(weight)), data.ndim
+    channels = data.shape[1] if ndim >= 2 else 1
     if n not in (1, channels):
         raise ValueError(f"prelu: weight has {n} parameters but the input of shape "
-                         f"{tuple(np.shape(x))} has {channels} channels (axis 1)")
+                         f"{data.shape} has {channels} channels (axis 1)")
     w = ag.reshape(weight, () if n == 1 else (n,) + (1,) * (ndim - 2))
-    return ag.where(x > 0, x, ag.multiply(x, w))
+    return ag.where(data > 0, x, ag.multiply(x, w))
 
 
 def rrelu(x: Any, lower: float = 1 / 8, upper: float = 1 / 3,
@@ -141,9 +143,9 @@ def rrelu(x: Any, lower: float = 1 / 8, upper: float = 1 / 3,
         raise ValueError(f"rrelu: lower ({lower}) must not exceed upper ({upper})")
     if not training:
         return _LEAKY(x, negative_slope=(lower + upper) / 2)
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = array_of(x)
     noise = RNG.uniform(lower, upper, size=data.shape)
-    slope = np.where(data > 0, 1.0, noise).astype(data.dtype, copy=False)
+    slope = np.where(data > 0, 1.0, noise).astype(float_dtype(data), copy=False)
     return ag.multiply(x, slope)
 
 
@@ -306,7 +308,10 @@ def _sum_keep(x, axis):
 # softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m), m = max(x); backward: y (g - sum(g y)).
 def _softmax(x, axis=-1):
     e = x - _max_keep(x, axis)
-    np.exp(e, out=e)
+    if e.ndim:
+        np.exp(e, out=e)
+    else:  # a 0-d input: numpy made e a scalar, which has no buffer to write into
+        e = np.exp(e)
     e /= _sum_keep(e, axis)
     return e
 
@@ -335,13 +340,15 @@ _LOG_SOFTMAX = defop("log_softmax", _log_softmax,
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
-    """Probabilities along `axis`: positive, summing to 1."""
-    return _SOFTMAX(x, axis=axis)
+    """Probabilities along `axis`: positive, summing to 1 (a 0-d input gives 1, with
+    gradient 0, as PyTorch)."""
+    return _SOFTMAX(tensor_or_array(x), axis=axis)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """log(softmax(x)), computed without forming softmax (exact for large |x|)."""
-    return _LOG_SOFTMAX(x, axis=axis)
+    """log(softmax(x)), computed without forming softmax (exact for large |x|); a 0-d
+    input gives 0."""
+    return _LOG_SOFTMAX(tensor_or_array(x), axis=axis)
 
 
 # Composites: checked by the gradient tests through their parts.

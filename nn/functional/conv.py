@@ -16,6 +16,8 @@ from autograd_core.ops.shape import index_outside
 from autograd_core.registry import NP, OP, defcomposite
 from autograd_core.tensor import Tensor, apply
 
+from ._inputs import array_of
+
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "max_unpool2d", "avg_pool2d"]
 
 _CONV2D, _MAX_POOL2D, _AVG_POOL2D = OP.conv2d, OP.max_pool2d, OP.avg_pool2d
@@ -51,7 +53,7 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: int | tuple 
     Built from registered ops (matmul, then fold, col2im), so its gradients, to any
     order, are theirs: a DCGAN generator's WGAN-GP penalty differentiates it twice.
     """
-    xs, ws = np.shape(_data(x)), np.shape(_data(weight))
+    xs, ws = array_of(x).shape, array_of(weight).shape
     if len(xs) != 4 or len(ws) != 4 or xs[1] != ws[0] or groups < 1 or ws[0] % groups:
         raise ValueError(f"conv_transpose2d: expects input (N, C_in, H, W) and weight "
                          f"(C_in, C_out / groups, kh, kw) with C_in divisible by groups = "
@@ -83,10 +85,6 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: int | tuple 
     return y if bias is None else y + OP.reshape(bias, shape=(1, -1, 1, 1))
 
 
-def _data(a: Any) -> Any:
-    return a.data if isinstance(a, Tensor) else a
-
-
 def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None,
                padding: int | tuple = 0, dilation: int | tuple = 1,
                ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
@@ -95,11 +93,11 @@ def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = No
     window; dilation spaces the window's taps; ceil_mode rounds the output size up
     (a last, partial window). return_indices also returns, as PyTorch, each maximum's
     flat index into its (H, W) input plane (int64, for max_unpool2d)."""
-    shape = None if not return_indices else np.shape(_data(x))
+    shape = None if not return_indices else array_of(x).shape
     out, x = _max_pooled(_MAX_POOL2D, x, kernel_size, stride, padding, dilation, ceil_mode)
     if not return_indices:
         return out
-    return out, _argmax_indices(np.asarray(_data(x)), out.data, shape, kernel_size, stride,
+    return out, _argmax_indices(array_of(x), out.data, shape, kernel_size, stride,
                                 padding, dilation)
 
 
@@ -146,8 +144,8 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: int | tuple,
     An index repeated within a plane (overlapping windows that share a maximum)
     is written once, by its first value: PyTorch's value, while its gradient goes
     to that first entry only (PyTorch's goes to every copy)."""
-    n, c, h, w = np.shape(_data(x))
-    idx = np.asarray(_data(indices))
+    n, c, h, w = array_of(x).shape
+    idx = array_of(indices)
     if idx.shape != (n, c, h, w) or idx.dtype.kind not in "iu":
         raise ValueError(f"max_unpool2d: indices must be integers of the input's shape "
                          f"{(n, c, h, w)}, got {idx.dtype} {idx.shape}")
@@ -164,7 +162,7 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: int | tuple,
     keys = (np.arange(n * c).reshape(n, c, 1) * plane + where[2]).ravel()
     _, first = np.unique(keys, return_index=True)
     if len(first) < keys.size:  # repeated indices: keep each one's first value
-        keep = np.zeros(keys.size, np.result_type(_data(x)))
+        keep = np.zeros(keys.size, array_of(x).dtype)
         keep[first] = 1
         values = values * keep.reshape(n, c, h * w)
     flat = OP.index_add(values, index=where, shape=(n, c, plane))
@@ -183,7 +181,7 @@ def avg_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = No
                          f"{divisor_override}")
     if not (_pads(padding) or ceil_mode or divisor_override):
         return apply(_AVG_POOL2D, (x,), {"kernel_size": kernel_size, "stride": stride})
-    shape = np.shape(_data(x))
+    shape = array_of(x).shape
     padded = _pad_for_pool("avg_pool2d", x, kernel_size, stride, padding, ceil_mode,
                            fill="zero")
     sums = OP.window_sum(padded, kernel_size=kernel_size, stride=stride)
@@ -217,7 +215,7 @@ def _pad_for_pool(name: str, x: Any, kernel_size, stride, padding, ceil_mode: bo
     if not (0 <= ph <= kh // 2 and 0 <= pw <= kw // 2):
         raise ValueError(f"{name}: padding {padding} must be at least 0 and at most half "
                          f"of the kernel size {kernel_size}")
-    data = np.asarray(_data(x))
+    data = array_of(x)
     if data.ndim != 4:
         raise ValueError(f"{name} expects an (N, C, H, W) input, got shape {data.shape}")
     rh = rw = 0

@@ -7,11 +7,11 @@ from the parts.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+import autograd_core as ag
 from autograd_core import random as _random
 from autograd_core import sampling as s
 from autograd_core.ops.linalg import column_sums
@@ -19,6 +19,7 @@ from autograd_core.ops.shape import index_outside
 from autograd_core.registry import OP, defcomposite, defop
 from autograd_core.tensor import Tensor, apply
 
+from ._inputs import array_of, float_dtype, tensor_or_array
 from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d, max_unpool2d
 
 __all__ = ["linear", "dropout", "batch_norm", "layer_norm", "embedding", "flatten",
@@ -81,12 +82,13 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, got {p}")
     if not training or p == 0.0:
-        return x
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        return x if isinstance(x, Tensor) else ag.as_tensor(x)  # a Tensor, whatever x was
+    data = array_of(x)
+    dtype = float_dtype(data)
     if p == 1.0:
-        return OP.multiply(x, np.zeros_like(data))
+        return OP.multiply(x, np.zeros(data.shape, dtype))
     keep = _random.RNG.random(data.shape) >= p
-    return OP.multiply(x, keep * np.asarray(1.0 / (1.0 - p), dtype=data.dtype))
+    return OP.multiply(x, keep * np.asarray(1.0 / (1.0 - p), dtype=dtype))
 
 
 # -- normalisation ------------------------------------------------------------------
@@ -137,7 +139,7 @@ def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray 
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm in evaluation needs running_mean and running_var")
         # y = (x - mean) / sqrt(var + eps) * w + b, folded into one scale and one shift.
-        dtype = x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype
+        dtype = float_dtype(array_of(x))
         inv = (1.0 / np.sqrt(running_var + eps)).astype(dtype, copy=False)
         scale = inv if weight is None else OP.multiply(weight, inv)
         shift = OP.multiply(scale, -running_mean.astype(dtype, copy=False))
@@ -183,7 +185,7 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None,
     if sparse or scale_grad_by_freq:
         what = "sparse=True" if sparse else "scale_grad_by_freq=True"
         raise NotImplementedError(f"embedding: {what} is not supported")
-    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    idx = array_of(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     n = np.shape(weight)[0]
@@ -192,8 +194,10 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None,
         raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings "
                          f"(indices shape {idx.shape}); negative indices do not wrap")
     if max_norm is not None:
-        _renorm_rows(weight.data if isinstance(weight, Tensor) else weight, idx, max_norm,
-                     norm_type)
+        # an ndarray is rescaled in place, as a Tensor's data; a list becomes the
+        # array that is rescaled and looked up
+        weight = tensor_or_array(weight)
+        _renorm_rows(array_of(weight), idx, max_norm, norm_type)
     rows = OP.getitem(weight, index=idx)
     if padding_idx is None:
         return rows
@@ -221,11 +225,9 @@ def _padding_index(padding_idx: int, num_embeddings: int) -> int:
 
 
 def flatten(x: Any, start_axis: int = 1, end_axis: int = -1) -> Tensor:
-    """Merge axes start_axis..end_axis into one."""
-    shape = x.shape if isinstance(x, Tensor) else np.shape(x)
-    start, end = start_axis % len(shape), end_axis % len(shape)
-    merged = math.prod(shape[start:end + 1])
-    return OP.reshape(x, shape=shape[:start] + (merged,) + shape[end + 1:])
+    """ag.flatten (its axis checks, and a 0-d input to shape (1,), included) with
+    PyTorch's nn default start_axis=1: the batch axis is kept."""
+    return ag.flatten(x, start_axis, end_axis)
 
 
 # -- registered for the gradient tests ------------------------------------------------

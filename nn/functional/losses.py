@@ -24,8 +24,9 @@ import autograd_core as ag
 from autograd_core import sampling as s
 from autograd_core.ops.shape import index_outside
 from autograd_core.registry import NP, defcomposite, defop
-from autograd_core.tensor import Tensor, apply
+from autograd_core.tensor import Tensor, apply, to_array
 
+from ._inputs import array_of
 from .activations import _log_softmax, _max_keep, _sum_keep, log_softmax, logsigmoid
 
 __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
@@ -35,12 +36,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 # -- helpers ------------------------------------------------------------------
-def _data(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
-
-
 def _shape(x: Any) -> tuple:
-    return _data(x).shape
+    return array_of(x).shape
 
 
 def _check_reduction(name: str, reduction: str) -> None:
@@ -70,8 +67,10 @@ def _constant_like(x: Any, input: Any) -> Any:
     """x as an array of the input's float dtype, unless x is a Tensor that requires grad."""
     if isinstance(x, Tensor) and x.requires_grad:
         return x
-    dtype = _data(input).dtype
-    return np.asarray(_data(x), dtype=dtype if dtype.kind == "f" else None)
+    dtype = array_of(input).dtype
+    # to_array reads a list at the input's dtype directly: a float64 input's list
+    # target is not rounded through float32 first
+    return to_array(x, dtype if dtype.kind == "f" else None)
 
 
 # -- regression -----------------------------------------------------------------
@@ -138,7 +137,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
     """-w (y log p + (1 - y) log(1 - p)) for probabilities p; each log clamped at -100."""
     _check_reduction("binary_cross_entropy", reduction)
     target = _target_like("binary_cross_entropy", input, target)
-    p = _data(input)
+    p = array_of(input)
     if p.size and not (np.min(p) >= 0 and np.max(p) <= 1):
         raise ValueError(f"binary_cross_entropy: every input must be a probability in "
                          f"[0, 1], got values in [{np.min(p)}, {np.max(p)}] (input shape "
@@ -229,7 +228,7 @@ def _class_weights(shape: tuple, dtype, target: np.ndarray, weight, ignore_index
     safe = t if all_valid else np.where(valid, t, 0)
     n = shape[1]
     classes = np.arange(n).reshape((1, n) + (1,) * (len(shape) - 2))
-    w = np.ones(n, dtype) if weight is None else np.asarray(_data(weight), dtype)
+    w = np.ones(n, dtype) if weight is None else to_array(weight, dtype)
     w_t = w[safe] * valid
     B = ((1 - smoothing) * w_t) * (classes == safe)
     if smoothing:
@@ -357,8 +356,8 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], "
                          f"got {label_smoothing}")
-    t = _data(target)
-    shape = _data(input).shape
+    t = array_of(target)
+    shape = array_of(input).shape
     if t.dtype.kind == "f":
         if ignore_index >= 0:
             raise ValueError("cross_entropy: ignore_index is not supported for class "
@@ -391,7 +390,9 @@ def _soft_cross_entropy(input, target, weight, reduction, smoothing) -> Tensor:
         target = target * (1 - smoothing) + smoothing / n
     terms = log_softmax(input, axis=axis) * target
     if weight is not None:
-        terms = terms * np.reshape(_data(weight), (n,) + (1,) * (len(shape) - axis - 1))
+        # of the input's dtype, as the target: a float64 weight leaves a float32 loss float32
+        w = _constant_like(weight, input)
+        terms = terms * ag.reshape(w, (n,) + (1,) * (len(shape) - axis - 1))
     if reduction == "none":
         return -ag.sum(terms, axis=axis)
     total = -ag.sum(terms)
@@ -403,7 +404,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     """-w_t input[target] for log-probabilities (N, C) or (N, C, d1, ...); 'mean'
     divides by the summed weights of the targets that are not ignored."""
     _check_reduction("nll_loss", reduction)
-    t = _data(target)
+    t = array_of(target)
     shape = _shape(input)
     if t.dtype.kind not in "iu":
         raise TypeError(f"nll_loss: target must hold integer class indices, got dtype "
@@ -411,7 +412,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     ignored = _check_classes("nll_loss", shape, t, ignore_index)
     _check_weight("nll_loss", weight, shape)
     x, t = _class_axis_view(input, t, shape)
-    a, _, safe, denominator = _class_weights(_shape(x), _data(x).dtype, t, weight,
+    a, _, safe, denominator = _class_weights(_shape(x), array_of(x).dtype, t, weight,
                                              ignored, 0.0)
     loss = -ag.take_along_axis(x, safe, axis=1)
     if a is not None:
