@@ -430,7 +430,11 @@ class Tensor:
 
     def _compare(self, other, fn) -> Tensor:
         other = other._data if isinstance(other, Tensor) else other
-        return _make(np.asarray(fn(self._data, other)), None)
+        try:
+            return _make(np.asarray(fn(self._data, other)), None)
+        except ValueError:  # numpy's message names neither the op nor the shapes as (2, 3)
+            raise ValueError(f"{fn.__name__}: operands of shapes {self.shape} and "
+                             f"{tuple(np.shape(other))} do not broadcast") from None
 
     def __lt__(self, o): return self._compare(o, np.less)
     def __le__(self, o): return self._compare(o, np.less_equal)

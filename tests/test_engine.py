@@ -263,6 +263,15 @@ def test_python_numbers_lists_and_integers_compute_in_float32():
         assert out.dtype == np.float64, out
 
 
+@pytest.mark.parametrize("compare", [lambda a, b: a < b, lambda a, b: a == b,
+                                     lambda a, b: b >= a, lambda a, b: a != b.data])
+def test_comparisons_of_mismatched_shapes_name_the_op_and_shapes(compare):
+    a, b = ag.zeros(2, 3), ag.zeros(4, 5)
+    with pytest.raises(ValueError, match=r"(less|equal|greater).*\(2, 3\).*\(4, 5\)|"
+                                         r"(less|equal|greater).*\(4, 5\).*\(2, 3\)"):
+        compare(a, b)
+
+
 def test_casting_to_integers_or_bools_leaves_the_graph():
     x = ag.tensor([1.5, -2.0], requires_grad=True)
     for dtype in (np.int64, np.int32, bool):
