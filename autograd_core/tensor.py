@@ -390,9 +390,10 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad`."""
         _run_backward((self,), (gradient,), retain_graph or create_graph, create_graph)
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
-        """`hook(grad)` runs when this tensor's gradient is computed; it may
-        return a replacement. Returns a function that removes the hook."""
+    def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """`fn(grad)` runs when this tensor's gradient is computed; it may return a
+        replacement. Returns a handle: `handle.remove()` (or `handle()`) takes it off."""
+        hook = fn
         if not self._rg:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
         owner = self if self._node is None else self._node
