@@ -118,9 +118,9 @@ def _default_float(out: ndarray, arrays, kw) -> ndarray:
     """A float64 result only where float64 was asked for (a float64 input, or a
     dtype= parameter): from Python floats and integers numpy makes float64, where
     the default float dtype (and PyTorch's) is float32."""
-    if kw and "dtype" in kw or any(isinstance(a, (ndarray, np.generic)) and a.dtype == _F64
-                                   for a in arrays):
-        return out
+    if kw and "dtype" in kw or any(isinstance(a, (ndarray, np.generic))
+                                   and a.dtype.type is np.float64 for a in arrays):
+        return out  # .type: a big-endian float64 input counts too
     return out.astype(np.float32)
 
 
@@ -186,7 +186,7 @@ def apply1(op, x: Tensor) -> Tensor:
         out = _forward_failed(op, (xd,), None, err)
     if type(out) is not ndarray:
         out = np.asarray(out)
-    if out.dtype is _F64 and xd.dtype is not _F64:
+    if out.dtype is _F64 and xd.dtype.type is not np.float64:
         out = out.astype(np.float32)  # see _default_float
     t = _new(Tensor)
     t._data = out
@@ -393,7 +393,6 @@ class Tensor:
     def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """`fn(grad)` runs when this tensor's gradient is computed; it may return a
         replacement. Returns a handle: `handle.remove()` (or `handle()`) takes it off."""
-        hook = fn
         if not self._rg:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
         owner = self if self._node is None else self._node
@@ -404,8 +403,8 @@ class Tensor:
                 self._hooks = hooks
             else:
                 owner.hooks = hooks
-        hooks.append(hook)
-        return RemovableHandle(hooks, hook)
+        hooks.append(fn)
+        return RemovableHandle(hooks, fn)
 
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward."""

@@ -258,8 +258,9 @@ def test_python_numbers_lists_and_integers_compute_in_float32():
         assert out.dtype == np.float32, out
     assert (ints + 1).dtype == ints.dtype  # integers stay integers
     f64 = np.array([1.0, 2.0])  # float64 only where it is asked for
+    big_endian = f64.astype(">f8")
     for out in (ag.exp(f64), ag.tensor([1.0, 2.0]) * f64, ag.tensor([1.0]).astype(np.float64),
-                ag.tensor(np.float64(1.5))):
+                ag.tensor(np.float64(1.5)), ag.exp(big_endian), ag.as_tensor(big_endian).exp()):
         assert out.dtype == np.float64, out
 
 
