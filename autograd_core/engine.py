@@ -83,7 +83,13 @@ def _run_hooks(hooks: list, g, create: bool):
     for hook in hooks:
         out = hook(g if create else _make(g, None))
         if out is not None:
-            g = (out if create else out._data) if isinstance(out, Tensor) else np.asarray(out)
+            new = (out if create else out._data) if isinstance(out, Tensor) else np.asarray(out)
+            if new.shape != g.shape:  # the rest of backward would mis-shape every gradient
+                name = getattr(hook, "__name__", type(hook).__name__)
+                raise RuntimeError(f"register_hook: hook {name!r} returned a gradient of "
+                                   f"shape {tuple(new.shape)} for one of shape "
+                                   f"{tuple(g.shape)}")
+            g = new
     return g
 
 

@@ -77,11 +77,15 @@ def _function_vjp(xp, g, ans, inputs, needs, ctx: FunctionCtx):
     for gi, x in zip(grads, inputs, strict=True):
         if gi is None:
             out.append(None)
-        elif create:
+            continue
+        if not isinstance(gi, (Tensor, np.ndarray, np.generic, int, float)):
+            raise TypeError(f"{ctx._fn.__name__}.backward: gradient {len(out)} is a "
+                            f"{type(gi).__name__}; return a Tensor, an ndarray or None")
+        if create:
             out.append(gi if isinstance(gi, Tensor) else _make(np.asarray(gi), None))
         else:
             out.append(gi.data if isinstance(gi, Tensor) else np.asarray(gi))
-        if out[-1] is not None and out[-1].shape != np.shape(x):
+        if out[-1].shape != np.shape(x):
             raise RuntimeError(f"{ctx._fn.__name__}.backward: gradient {len(out) - 1} has "
                                f"shape {tuple(out[-1].shape)}, its input {tuple(np.shape(x))}")
     return out
@@ -94,11 +98,13 @@ class Function:
 
     @staticmethod
     def forward(ctx: FunctionCtx, *arrays: Any, **params: Any) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{ctx._fn.__name__}.forward is not defined: write "
+                                  f"@staticmethod def forward(ctx, *arrays)")
 
     @staticmethod
     def backward(ctx: FunctionCtx, *grads: Tensor) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{ctx._fn.__name__}.backward is not defined: write "
+                                  f"@staticmethod def backward(ctx, *grads)")
 
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Tensor:
@@ -114,6 +120,9 @@ class Function:
         with no_grad():
             out = cls.forward(ctx, *arrays, **params)
         out = np.asarray(out.data if isinstance(out, Tensor) else out)
+        if out.dtype.kind not in "biufc":  # forgot `return`, say: None is an object array
+            raise TypeError(f"{cls.__name__}.forward must return an ndarray of numbers, "
+                            f"got {type(out.item() if out.ndim == 0 else out).__name__}")
         ctx._ans = out
         if any(ctx.needs_input_grad) and STATE.enabled:
             parents = tuple(a if need else None

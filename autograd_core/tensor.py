@@ -340,6 +340,9 @@ class Tensor:
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def item(self) -> int | float | bool:
+        if self._data.size != 1:
+            raise ValueError(f"item: a Tensor of {self._data.size} elements (shape "
+                             f"{self.shape}) is not one Python number")
         return self._data.item()
 
     def tolist(self) -> Any:

@@ -32,6 +32,9 @@ def gradients(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tens
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
         grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"gradients: {len(outputs)} outputs but {len(grad_outputs)} "
+                         f"grad_outputs; give one per output")
     for t in inputs:
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError("gradients: every input must be a Tensor that requires grad")
@@ -129,6 +132,10 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     def vjp_fn(cotangent: Any) -> tuple:
         outs = [out] if isinstance(out, Tensor) else list(out)
         cts = [cotangent] if isinstance(out, Tensor) else list(cotangent)
+        for i, (c, o) in enumerate(zip(cts, outs, strict=True)):
+            if np.shape(c) != o.shape:
+                raise ValueError(f"vjp: cotangent {i} has shape {tuple(np.shape(c))} but "
+                                 f"output {i} has shape {o.shape}")
         cts = [c if isinstance(c, Tensor) else _make(to_array(c, o.dtype), None)
                for c, o in zip(cts, outs, strict=True)]
         return _zeros_for(gradients(outs, inputs, cts, retain_graph=True,
@@ -138,8 +145,23 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     return out, vjp_fn
 
 
+def _check_directions(name: str, primals: Any, directions: Any, what: str) -> None:
+    """jvp's tangents and hvp's v: a tuple like primals, one of each primal's shape."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(directions, (tuple, list)):
+        raise TypeError(f"{name}: primals and {what}s must be tuples (one entry per "
+                        f"argument of f), got {type(primals).__name__} and "
+                        f"{type(directions).__name__}")
+    if len(primals) != len(directions):
+        raise ValueError(f"{name}: {len(primals)} primals but {len(directions)} {what}s")
+    for i, (p, d) in enumerate(zip(primals, directions, strict=True)):
+        if np.shape(p) != np.shape(d):
+            raise ValueError(f"{name}: {what} {i} has shape {tuple(np.shape(d))} but "
+                             f"primal {i} has shape {tuple(np.shape(p))}")
+
+
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """`(f(*primals), J @ tangents)`, forward-mode results by the double-vjp trick."""
+    _check_directions("jvp", primals, tangents, "tangent")
     out, vjp_fn = vjp(f, *primals)
     u = _make(np.zeros_like(out.data), None).requires_grad_()
     with enable_grad():
@@ -159,6 +181,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
 
 def hvp(f: Callable, primals: Sequence[Any], v: Sequence[Any]) -> tuple[Any, Any]:
     """`(f(*primals), H @ v)` for scalar f, without forming the Hessian."""
+    _check_directions("hvp", primals, v, "vector")
     create = _nested(primals)
     inputs = [_as_input(p) for p in primals]
     out = _call(f, inputs)

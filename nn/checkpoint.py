@@ -21,9 +21,11 @@ error mid-write leaves any previous checkpoint intact and no temporary file.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import uuid
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,9 @@ def save(state_dict: Any, path: str | os.PathLike) -> None:
     atomically. The file is written at exactly `path` (no suffix is added)."""
     arrays = _encode(state_dict)
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"save: {path} is a directory; give a file "
+                                f"name such as {os.path.join(path, 'model.npz')}")
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
     # O_EXCL: never clobber someone else's file; mode 0o666 less the umask, like open().
@@ -69,10 +74,21 @@ def load(path: str | os.PathLike) -> dict:
     """Read a checkpoint written by `save` (or any .npz of plain arrays) without pickle."""
     path = os.fspath(path)
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as err:  # FileNotFoundError etc., naming the path as the user gave it
+        raise type(err)(err.errno, f"load: cannot read {path}: {err.strerror}") from None
+    if magic.startswith(b"\x80"):
+        raise ValueError(f"load: {path} is a pickle file, not an .npz checkpoint; it cannot "
+                         f"be loaded without pickle, which nn.load never uses")
+    if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
+        raise ValueError(f"load: {path} is not an .npz checkpoint (no zip signature at its "
+                         f"start: {magic!r})")
+    try:
         archive = np.load(path, allow_pickle=False)
-    except ValueError as err:
-        raise ValueError(f"{path}: cannot be loaded without pickle, which nn.load never "
-                         f"uses ({err})") from None
+    except (ValueError, zipfile.BadZipFile) as err:
+        raise ValueError(f"load: {path} cannot be read as an .npz checkpoint without pickle, "
+                         f"which nn.load never uses ({err})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{path}: not an .npz checkpoint (a single array was found)")
     with archive:

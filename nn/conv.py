@@ -7,12 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from autograd_core.ops.conv import pair
 from autograd_core.tensor import Tensor
 
 from . import init
 from .functional import conv as F
-from .module import Module, Parameter
+from .module import Module, Parameter, _check_int, _check_pair
 
 __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d"]
 
@@ -24,17 +23,23 @@ class _Conv(Module):
                  stride, padding, dilation, groups: int, bias: bool, transposed: bool,
                  output_padding=0) -> None:
         super().__init__()
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{type(self).__name__}: in_channels ({in_channels}) and "
+        name = type(self).__name__
+        in_channels = _check_int(name, "in_channels", in_channels)
+        out_channels = _check_int(name, "out_channels", out_channels)
+        groups = _check_int(name, "groups", groups, 1)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and "
                              f"out_channels ({out_channels}) must be divisible by groups "
                              f"({groups})")
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = pair(kernel_size)
-        self.stride = pair(stride)
-        self.padding = pair(padding)
-        self.output_padding = pair(output_padding)  # 0 but for ConvTranspose2d, as PyTorch
-        self.dilation = pair(dilation)
+        self.kernel_size = _check_pair(name, "kernel_size", kernel_size, 1)
+        self.stride = _check_pair(name, "stride", stride, 1)
+        self.dilation = _check_pair(name, "dilation", dilation, 1)
+        self.padding = self._padding(padding) if isinstance(padding, str) and not transposed \
+            else _check_pair(name, "padding", padding)
+        # 0 but for ConvTranspose2d, as PyTorch
+        self.output_padding = _check_pair(name, "output_padding", output_padding)
         self.groups = groups
         channels = ((in_channels, out_channels // groups) if transposed
                     else (out_channels, in_channels // groups))
@@ -44,6 +49,23 @@ class _Conv(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    def _padding(self, mode: str) -> tuple[int, int]:
+        """PyTorch's padding='valid' (none) or 'same' (stride 1; output size = input's)."""
+        if mode == "valid":
+            return 0, 0
+        if mode != "same":
+            raise ValueError(f"{type(self).__name__}: padding must be 'same', 'valid', an int "
+                             f"or a pair of ints, got {mode!r}")
+        if self.stride != (1, 1):
+            raise ValueError(f"{type(self).__name__}: padding='same' needs stride 1, got "
+                             f"stride {self.stride}")
+        span = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+        if any(n % 2 for n in span):
+            raise ValueError(f"{type(self).__name__}: padding='same' with kernel_size "
+                             f"{self.kernel_size} and dilation {self.dilation} would need "
+                             f"uneven padding, which is not supported; pass padding explicitly")
+        return span[0] // 2, span[1] // 2
 
     def reset_parameters(self) -> None:
         # fan_in is the weight's axis 1 times the kernel: in / groups for Conv2d,
@@ -116,6 +138,7 @@ class _Pool2d(Module):
     def __init__(self, kernel_size: int | tuple, stride: int | tuple | None = None,
                  padding: int | tuple = 0, ceil_mode: bool = False) -> None:
         super().__init__()
+        _check_window(self, kernel_size, stride, padding)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
@@ -136,6 +159,7 @@ class MaxPool2d(_Pool2d):
                  padding: int | tuple = 0, dilation: int | tuple = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode)
+        _check_pair("MaxPool2d", "dilation", dilation, 1)
         self.dilation = dilation
         self.return_indices = return_indices
 
@@ -178,6 +202,7 @@ class MaxUnpool2d(Module):
     def __init__(self, kernel_size: int | tuple, stride: int | tuple | None = None,
                  padding: int | tuple = 0) -> None:
         super().__init__()
+        _check_window(self, kernel_size, stride, padding)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
@@ -188,3 +213,13 @@ class MaxUnpool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+def _check_window(module: Module, kernel_size, stride, padding) -> None:
+    """A pooling layer's kernel_size, stride (None: kernel_size) and padding, checked at
+    construction; the values are kept as given (the repr shows them so)."""
+    name = type(module).__name__
+    _check_pair(name, "kernel_size", kernel_size, 1)
+    if stride is not None:
+        _check_pair(name, "stride", stride, 1)
+    _check_pair(name, "padding", padding)

@@ -9,6 +9,7 @@ fan_out = out * prod(kernel).
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,15 @@ def _fan(tensor: Any, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+def _no_op(tensor: Any, name: str) -> bool:
+    """True, with PyTorch's warning, for a zero-element tensor (a zero-size layer):
+    there is nothing to fill and the fans would divide by zero."""
+    if np.size(tensor) == 0:
+        warnings.warn(f"{name}: initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
+
+
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write into the existing array: the dtype stays, and so does anyone's reference."""
     data = tensor.data if isinstance(tensor, Tensor) else tensor  # a bare ndarray works too
@@ -72,11 +82,15 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """U(a, b)."""
+    if not a <= b:
+        raise ValueError(f"uniform_: a ({a}) must not exceed b ({b})")
     return _fill(tensor, _random.RNG.uniform(a, b, size=np.shape(tensor)))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """N(mean, std^2)."""
+    if not std >= 0:
+        raise ValueError(f"normal_: std must be non-negative, got {std}")
     return _fill(tensor, _random.RNG.normal(mean, std, size=np.shape(tensor)))
 
 
@@ -94,6 +108,8 @@ def ones_(tensor: Tensor) -> Tensor:
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
+    if _no_op(tensor, "xavier_uniform_"):
+        return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -a, a)
@@ -101,6 +117,8 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    if _no_op(tensor, "xavier_normal_"):
+        return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
@@ -109,6 +127,8 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu") -> Tensor:
     """U(-b, b) with b = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a)
     (He et al. 2015). a = sqrt(5) gives PyTorch's Linear/Conv default 1/sqrt(fan_in)."""
+    if _no_op(tensor, "kaiming_uniform_"):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
@@ -117,6 +137,8 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
     """N(0, std^2) with std = gain / sqrt(fan)."""
+    if _no_op(tensor, "kaiming_normal_"):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std)
 

@@ -12,7 +12,7 @@ from autograd_core.tensor import Tensor
 
 from . import init
 from .functional import layers as F
-from .module import Module, Parameter
+from .module import Module, Parameter, _check_int
 
 __all__ = ["Linear", "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "Embedding", "Identity"]
@@ -26,8 +26,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
+        self.in_features = _check_int("Linear", "in_features", in_features)
+        self.out_features = _check_int("Linear", "out_features", out_features)
         self.weight = Parameter(np.empty((out_features, in_features), np.float32))
         if bias:
             self.bias = Parameter(np.empty(out_features, np.float32))
@@ -93,7 +93,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True) -> None:
         super().__init__()
-        self.num_features = num_features
+        self.num_features = _check_int(type(self).__name__, "num_features", num_features)
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
@@ -157,8 +157,9 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape: int | tuple, eps: float = 1e-5,
                  elementwise_affine: bool = True) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) \
-            else tuple(normalized_shape)
+        shape = (tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list))
+                 else (normalized_shape,))
+        shape = tuple(_check_int("LayerNorm", "normalized_shape", n) for n in shape)
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine
@@ -191,8 +192,8 @@ class Embedding(Module):
         if sparse or scale_grad_by_freq:
             what = "sparse=True" if sparse else "scale_grad_by_freq=True"
             raise NotImplementedError(f"Embedding: {what} is not supported")
-        self.num_embeddings = num_embeddings
-        self.embedding_dim = embedding_dim
+        self.num_embeddings = _check_int("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = _check_int("Embedding", "embedding_dim", embedding_dim)
         self.padding_idx = (None if padding_idx is None
                             else F._padding_index(padding_idx, num_embeddings))
         self.max_norm = max_norm

@@ -11,7 +11,7 @@ buffers, then each child's, with dotted prefixes ('0.weight').
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -124,6 +124,8 @@ class Module:
         object.__setattr__(self, name, array)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        if module is not None:
+            _check_module(self, f"module {name!r}", module)
         self._forget(name)
         self._modules[name] = module
         object.__setattr__(self, name, module)
@@ -245,7 +247,13 @@ class Module:
     def to(self, dtype: Any) -> Module:
         """Cast floating parameters (and their grads) and buffers to `dtype`, in place,
         keeping the Parameter objects so optimizers still hold them."""
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"Module.to: expected a floating point dtype such as np.float32, "
+                            f"got {dtype!r} (devices are not supported)") from None
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to: only floating point dtypes, got {dtype}")
         for m in self.modules():
             for p in m._parameters.values():
                 if p is not None and p.dtype.kind == "f":
@@ -283,6 +291,11 @@ class Module:
         """Copy values in place (each array keeps its dtype). Checks everything first:
         RuntimeError names every missing, unexpected or mis-shaped key, and then
         nothing has been changed."""
+        if not isinstance(state_dict, Mapping):
+            hint = "; pass model.state_dict()" if isinstance(state_dict, Module) else ""
+            got = "None" if state_dict is None else type(state_dict).__name__
+            raise TypeError(f"load_state_dict: expected a dict of arrays (a state_dict), "
+                            f"got {got}{hint}")
         own = OrderedDict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -336,6 +349,7 @@ class Sequential(Module):
                 self.add_module(name, m)
         else:
             for i, m in enumerate(modules):
+                _check_module(self, f"argument {i}", m)
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:
@@ -365,6 +379,7 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, module: Module) -> Sequential:
+        _check_module(self, f"item {len(self)}", module)
         self.add_module(str(len(self)), module)
         return self
 
@@ -386,6 +401,7 @@ class ModuleList(Module):
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"index {index} is out of range for a ModuleList of {n}")
+        _check_module(self, f"item {index}", module)
         self.add_module(str(index % n), module)
 
     def __len__(self) -> int:
@@ -395,15 +411,20 @@ class ModuleList(Module):
         return iter(self._modules.values())
 
     def append(self, module: Module) -> ModuleList:
+        _check_module(self, f"item {len(self)}", module)
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        if isinstance(modules, Module) and not hasattr(modules, "__iter__"):
+            raise TypeError(f"ModuleList: expected an iterable of modules, got a "
+                            f"{type(modules).__name__}; write ModuleList([module])")
         for m in modules:
             self.append(m)
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        _check_module(self, f"item {index}", module)
         items = list(self._modules.values())
         items.insert(index, module)
         self._modules.clear()
@@ -416,3 +437,48 @@ def _at(modules: OrderedDict, index: int) -> Module:
     if not -n <= index < n:
         raise IndexError(f"index {index} is out of range for a container of {n} modules")
     return list(modules.values())[index % n]
+
+
+def _check_module(owner: Module, where: str, value: Any) -> None:
+    """TypeError naming the container and position unless value is a Module instance.
+    Construction time only: never on the forward path."""
+    if isinstance(value, Module):
+        return
+    head = f"{type(owner).__name__}: {where} is"
+    if isinstance(value, type) and issubclass(value, Module):
+        prefix = "nn." if value.__module__.split(".")[0] == "nn" else ""
+        raise TypeError(f"{head} the class {value.__name__}, not a module; "
+                        f"write {prefix}{value.__name__}()")
+    if isinstance(value, (list, tuple)):
+        raise TypeError(f"{head} a {type(value).__name__}, not a module; pass the modules "
+                        f"unpacked: {type(owner).__name__}(*layers)")
+    what = "a function" if callable(value) else f"{type(value).__name__} {value!r}"
+    raise TypeError(f"{head} {what}, not a module (nn.Module instance expected)")
+
+
+def _check_int(owner: str, name: str, value: Any, minimum: int = 0) -> int:
+    """value as an int, or a ValueError naming owner, argument and value."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
+            and value >= minimum:
+        return int(value)
+    what = "non-negative" if minimum <= 0 else "positive"
+    raise ValueError(f"{owner}: {name} must be a {what} integer, got {value!r}")
+
+
+def _check_pair(owner: str, name: str, value: Any, minimum: int = 0) -> tuple[int, int]:
+    """An int or a pair of ints, each >= minimum, as (a, b); else a ValueError."""
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        try:
+            return (_check_int(owner, name, value[0], minimum),
+                    _check_int(owner, name, value[1], minimum))
+        except ValueError:
+            pass
+    elif not isinstance(value, (tuple, list)):
+        try:
+            v = _check_int(owner, name, value, minimum)
+            return v, v
+        except ValueError:
+            pass
+    what = "non-negative" if minimum <= 0 else "positive"
+    raise ValueError(f"{owner}: {name} must be an int or a pair of ints, got {value!r} "
+                     f"(each {what})")

@@ -9,14 +9,41 @@ import numpy as np
 
 from autograd_core.tensor import Tensor
 
+from .module import Module
+
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
            "vector_to_parameters"]
 
 
-def _with_grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+def _with_grads(fn: str, parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    """The tensors that have a grad; a TypeError naming fn for anything but tensors."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p for p in parameters if p.grad is not None]
+    elif isinstance(parameters, Module):
+        raise TypeError(f"{fn}: expected parameters, got a {type(parameters).__name__} "
+                        f"module; pass model.parameters()")
+    elif not isinstance(parameters, Iterable):
+        raise TypeError(f"{fn}: expected a Tensor or an iterable of them (model.parameters()), "
+                        f"got {type(parameters).__name__}")
+    params = []
+    for p in parameters:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{fn}: expected Tensors (model.parameters()), got an item of "
+                            f"type {type(p).__name__}")
+        if p.grad is not None:
+            params.append(p)
+    return params
+
+
+def _number(fn: str, name: str, value: float, what: str = "a non-negative number") -> float:
+    """float(value) if it is >= 0 (> 0 when what says positive), else a ValueError."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = math.nan
+    if not (x > 0 or x == 0 and "positive" not in what):
+        raise ValueError(f"{fn}: {name} must be {what}, got {value!r}")
+    return x
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
@@ -27,17 +54,18 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     grads are multiplied by max_norm / (total + 1e-6) when that is below 1.
     Returns total, the norm before clipping.
     """
-    params = _with_grads(parameters)
+    max_norm = _number("clip_grad_norm_", "max_norm", max_norm)
+    norm_type = _number("clip_grad_norm_", "norm_type", norm_type, "a positive number or inf")
+    params = _with_grads("clip_grad_norm_", parameters)
     if not params:
         return 0.0
-    norm_type = float(norm_type)
     grads = [p.grad.data for p in params]
     if math.isinf(norm_type):
         total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
     else:
         total = sum(float(np.sum(np.abs(g, dtype=np.float64) ** norm_type)) for g in grads)
         total = total ** (1.0 / norm_type)
-    coef = float(max_norm) / (total + 1e-6)
+    coef = max_norm / (total + 1e-6)
     if coef < 1:
         for p in params:
             g = p.grad.data
@@ -50,8 +78,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clip every gradient element, in place, to [-clip_value, clip_value]."""
-    clip_value = float(clip_value)
-    for p in _with_grads(parameters):
+    clip_value = _number("clip_grad_value_", "clip_value", clip_value)
+    for p in _with_grads("clip_grad_value_", parameters):
         g = p.grad.data
         if g.flags.writeable:
             np.clip(g, -clip_value, clip_value, out=g)

@@ -19,6 +19,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from .optimizer import Optimizer
 
 __all__ = [
@@ -32,6 +34,19 @@ __all__ = [
 ]
 
 
+def _check_gamma(owner: str, gamma: Any) -> None:
+    # gamma = 0 (drop the rate to zero) is unusual but legitimate; a negative or
+    # non-finite gamma would flip or blow up the rate.
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
+        raise TypeError(f"{owner}: gamma must be a number, got {type(gamma).__name__}")
+    if not (math.isfinite(gamma) and gamma >= 0):
+        raise ValueError(f"{owner}: gamma must be a finite number >= 0, got {gamma!r}")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
 class LRScheduler:
     """Base class: subclasses implement `get_lr()`, the rates for `self.last_epoch`."""
 
@@ -39,7 +54,14 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+            raise TypeError(
+                f"{type(self).__name__}: optimizer must be an Optimizer, "
+                f"got {type(optimizer).__name__}"
+            )
+        if not (_is_int(last_epoch) and last_epoch >= -1):
+            raise ValueError(
+                f"{type(self).__name__}: last_epoch must be an integer >= -1, got {last_epoch!r}"
+            )
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -96,12 +118,29 @@ class LambdaLR(LRScheduler):
         lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
         last_epoch: int = -1,
     ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"LambdaLR: optimizer must be an Optimizer, got {type(optimizer).__name__}"
+            )
         n = len(optimizer.param_groups)
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:
-                raise ValueError(f"Expected {n} lr_lambdas, but got {len(lr_lambda)}")
+                raise ValueError(
+                    f"LambdaLR: Expected {n} lr_lambdas (one per param group), "
+                    f"but got {len(lr_lambda)}"
+                )
+            for i, f in enumerate(lr_lambda):
+                if not callable(f):
+                    raise TypeError(
+                        f"LambdaLR: lr_lambda[{i}] must be a function, got {type(f).__name__}"
+                    )
             self.lr_lambdas = list(lr_lambda)
         else:
+            if not callable(lr_lambda):
+                raise TypeError(
+                    "LambdaLR: lr_lambda must be a function (or a list of them), "
+                    f"got {type(lr_lambda).__name__}"
+                )
             self.lr_lambdas = [lr_lambda] * n
         super().__init__(optimizer, last_epoch)
 
@@ -136,6 +175,7 @@ class StepLR(LRScheduler):
     ) -> None:
         if not (isinstance(step_size, numbers.Integral) and step_size > 0):
             raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
+        _check_gamma("StepLR", gamma)
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -156,6 +196,18 @@ class MultiStepLR(LRScheduler):
         gamma: float = 0.1,
         last_epoch: int = -1,
     ) -> None:
+        if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
+            raise TypeError(
+                f"MultiStepLR: milestones must be a list of epoch numbers, got {milestones!r}"
+            )
+        milestones = list(milestones)
+        bad = [m for m in milestones if not _is_int(m)]
+        if bad:
+            raise TypeError(
+                f"MultiStepLR: milestones must be integer epoch numbers, got {bad[0]!r} "
+                f"in {milestones!r}"
+            )
+        _check_gamma("MultiStepLR", gamma)
         self.milestones = Counter(milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -171,6 +223,7 @@ class ExponentialLR(LRScheduler):
     """lr_t = base_lr * gamma ** t."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        _check_gamma("ExponentialLR", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -193,6 +246,12 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
     ) -> None:
+        if not (_is_int(T_max) and T_max > 0):
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max!r}")
+        if isinstance(eta_min, bool) or not isinstance(eta_min, numbers.Real):
+            raise TypeError(
+                f"CosineAnnealingLR: eta_min must be a number, got {type(eta_min).__name__}"
+            )
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -214,6 +273,32 @@ class CosineAnnealingLR(LRScheduler):
             ]
         ratio = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+
+
+def _one_number(metrics: Any) -> float:
+    """metrics as a Python float, or a ValueError naming what was passed instead."""
+    if isinstance(metrics, numbers.Real):
+        return float(metrics)
+    # A Tensor's array (an ndarray's own .data is a memoryview, so test for ndarray).
+    data = metrics if isinstance(metrics, np.ndarray) else getattr(metrics, "data", metrics)
+    shape = getattr(data, "shape", None)
+    if shape is not None:
+        if math.prod(shape) != 1:
+            raise ValueError(
+                f"ReduceLROnPlateau.step: metrics must be one number, got shape {tuple(shape)}"
+            )
+        try:
+            return float(data.reshape(()) if hasattr(data, "reshape") else data)
+        except (TypeError, ValueError):
+            pass
+    elif isinstance(metrics, (list, tuple)):
+        raise ValueError(
+            f"ReduceLROnPlateau.step: metrics must be one number, got a "
+            f"{type(metrics).__name__} of {len(metrics)}"
+        )
+    raise TypeError(
+        f"ReduceLROnPlateau.step: metrics must be one number, got {type(metrics).__name__}"
+    )
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -240,16 +325,31 @@ class ReduceLROnPlateau(LRScheduler):
         eps: float = 1e-8,
     ) -> None:
         # Not LRScheduler.__init__: there is no initial step and no initial_lr.
-        if factor >= 1.0:
-            raise ValueError("Factor should be < 1.0.")
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+            raise TypeError(
+                "ReduceLROnPlateau: optimizer must be an Optimizer, "
+                f"got {type(optimizer).__name__}"
+            )
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+            raise TypeError(f"ReduceLROnPlateau: factor must be a number, got {factor!r}")
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau: Factor should be < 1.0, got {factor!r}")
+        if factor < 0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be >= 0, got {factor!r}")
+        for what, value in (("patience", patience), ("cooldown", cooldown)):
+            if not (_is_int(value) and value >= 0):
+                raise ValueError(
+                    f"ReduceLROnPlateau: {what} must be a non-negative integer, got {value!r}"
+                )
         self.optimizer = optimizer
         self.factor = factor
         n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n:
-                raise ValueError(f"expected {n} min_lrs, got {len(min_lr)}")
+                raise ValueError(
+                    f"ReduceLROnPlateau: expected {n} min_lrs (one per param group), "
+                    f"got {len(min_lr)}"
+                )
             self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
@@ -267,9 +367,12 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
         if mode not in ("min", "max"):
-            raise ValueError(f"mode {mode!r} is unknown; use 'min' or 'max'")
+            raise ValueError(f"ReduceLROnPlateau: mode {mode!r} is unknown; use 'min' or 'max'")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold mode {threshold_mode!r} is unknown; use 'rel' or 'abs'")
+            raise ValueError(
+                f"ReduceLROnPlateau: threshold mode {threshold_mode!r} is unknown; "
+                "use 'rel' or 'abs'"
+            )
         self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
         self.mode_worse = math.inf if mode == "min" else -math.inf
 
@@ -287,7 +390,7 @@ class ReduceLROnPlateau(LRScheduler):
         return self.cooldown_counter > 0
 
     def step(self, metrics: float) -> None:  # type: ignore[override]
-        current = float(metrics)
+        current = _one_number(metrics)
         self.last_epoch += 1
         if self._is_better(current, self.best):
             self.best = current

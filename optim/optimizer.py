@@ -24,10 +24,15 @@ def _is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 
 
-def _reject_set(params: Any) -> None:
+def _reject_set(params: Any, name: str) -> None:
     # The state dict refers to parameters by position, so their order must be stable.
-    if isinstance(params, set):
-        raise TypeError("optimizer parameters must be an ordered collection (a list), not a set")
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(f"{name}: parameters must be an ordered collection (a list), not a set")
+
+
+def _is_named_pair(obj: Any) -> bool:
+    return (isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[0], str)
+            and _is_tensor(obj[1]))
 
 
 def _grad_array(grad: Any) -> np.ndarray:
@@ -70,19 +75,45 @@ class Optimizer:
         self.defaults = defaults
         self.state: dict[Any, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
+        name = self._name()
         if _is_tensor(params):
             raise TypeError(
-                f"{type(self).__name__}: params should be an iterable of parameters or of "
+                f"{name}: params should be an iterable of parameters or of "
                 f"dicts, but got a single {type(params).__name__}; wrap it in a list"
             )
-        _reject_set(params)
-        groups = list(params)
+        if callable(getattr(params, "parameters", None)) and hasattr(params, "named_parameters"):
+            raise TypeError(
+                f"{name}: params must be an iterable of Parameters or dicts, got a "
+                f"{type(params).__name__} module; pass model.parameters()"
+            )
+        if isinstance(params, dict):
+            if "params" in params:
+                raise TypeError(
+                    f"{name}: params is a single parameter group (a dict); wrap it in a "
+                    "list: [group]"
+                )
+            raise TypeError(
+                f"{name}: params is a dict (such as dict(model.named_parameters())), and a "
+                "dict of parameters is not a param group; pass model.parameters()"
+            )
+        _reject_set(params, name)
+        try:
+            groups = list(params)
+        except TypeError:
+            raise TypeError(
+                f"{name}: params must be an iterable of Parameters or dicts, "
+                f"got {type(params).__name__}"
+            ) from None
         if not groups:
-            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+            raise ValueError(f"{name} got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)
+
+    def _name(self) -> str:
+        """The optimizer's class name, which every error message starts with."""
+        return type(self).__name__
 
     # -- subclass interface ------------------------------------------------------
 
@@ -101,18 +132,49 @@ class Optimizer:
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters, filling missing hyperparameters from `defaults`."""
+        name = self._name()
+        index = len(self.param_groups)
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+            raise TypeError(
+                f"{name}: parameter group {index} must be a dict, got {type(param_group).__name__}"
+            )
+        if "params" not in param_group:
+            raise ValueError(f"{name}: parameter group {index} has no 'params'")
         params = param_group["params"]
-        _reject_set(params)
-        params = [params] if _is_tensor(params) else list(params)
+        _reject_set(params, name)
+        if _is_tensor(params):
+            params = [params]
+        elif isinstance(params, dict):
+            raise TypeError(
+                f"{name}: 'params' of parameter group {index} is a dict; a dict of "
+                "parameters is not a param group; pass model.parameters()"
+            )
+        else:
+            try:
+                params = list(params)
+            except TypeError:
+                raise TypeError(
+                    f"{name}: 'params' of parameter group {index} must be a parameter or an "
+                    f"iterable of them, got {type(params).__name__}"
+                ) from None
         for p in params:
             if not _is_tensor(p):
-                raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+                if _is_named_pair(p):
+                    raise TypeError(
+                        f"{name}: params holds (name, parameter) pairs; pass model.parameters()"
+                    )
+                if isinstance(p, str):
+                    raise TypeError(
+                        f"{name}: params holds strings such as {p!r} (parameter names?); "
+                        "pass model.parameters()"
+                    )
+                raise TypeError(f"{name} can only optimize Tensors, got {type(p).__name__}")
             if not getattr(p, "is_leaf", True):
-                raise ValueError("can't optimize a non-leaf Tensor; use .detach() first")
+                raise ValueError(f"{name}: can't optimize a non-leaf Tensor; use .detach() first")
             if not np.issubdtype(np.asarray(p.data).dtype, np.floating):
-                raise TypeError(f"can only optimize floating-point parameters, got {p.data.dtype}")
+                raise TypeError(
+                    f"{name}: can only optimize floating-point parameters, got {p.data.dtype}"
+                )
         group = {k: v for k, v in param_group.items() if k != "params"}
         for key, value in self.defaults.items():
             group.setdefault(key, value)
@@ -121,9 +183,11 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         ids = [id(p) for p in params]
         if len(set(ids)) != len(ids):
-            raise ValueError("a parameter group lists the same parameter twice")
+            raise ValueError(f"{name}: parameter group {index} lists the same parameter twice")
         if seen.intersection(ids):
-            raise ValueError("some parameters appear in more than one parameter group")
+            raise ValueError(
+                f"{name}: some parameters of group {index} appear in more than one parameter group"
+            )
         self.param_groups.append({"params": params, **group})
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -199,6 +263,18 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load state and hyperparameters saved by `state_dict()` (arrays are copied)."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(
+                f"{self._name()}.load_state_dict: expected a dict (an optimizer state_dict), "
+                f"got {type(state_dict).__name__}"
+            )
+        missing = [k for k in ("state", "param_groups") if k not in state_dict]
+        if missing:
+            raise ValueError(
+                f"{self._name()}.load_state_dict: the dict has no {missing[0]!r} entry; expected "
+                f"an optimizer state_dict with 'state' and 'param_groups', got keys "
+                f"{sorted(map(str, state_dict))}"
+            )
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(

@@ -490,3 +490,22 @@ def test_against_pytorch():
         rtol = 1e-7 if name == "hardsigmoid" else 1e-10
         np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=rtol, atol=1e-14,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "sigmoid", "gelu", "silu",
+                                  "softplus", "logsigmoid", "elu", "tanh"])
+@pytest.mark.parametrize("make", [lambda v: ag.tensor(v), np.array],
+                         ids=["tensor", "ndarray"])
+def test_integer_input_computes_in_float32(name, make):
+    x = make(np.array([1, 2, 3]))
+    y = getattr(F, name)(x)
+    assert y.dtype == np.float32
+    want = getattr(F, name)(ag.tensor([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(y.data, want.data, rtol=1e-6)
+
+
+def test_softmax_of_integers_is_a_distribution():
+    y = F.softmax(ag.tensor(np.array([[1, 2, 3], [0, 0, 0]])), axis=1)
+    np.testing.assert_allclose(y.data.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(F.log_softmax(ag.tensor(np.array([5, 5]))).data,
+                               [-math.log(2)] * 2, rtol=1e-6)

@@ -21,6 +21,30 @@ def ints(*values):
     return ag.tensor(np.array(values))
 
 
+def hook_that_reshapes():
+    x = t(3)
+    x.register_hook(lambda g: ag.ones(5))
+    (x * 2).sum().backward()
+
+
+class NoReturn(ag.Function):
+    @staticmethod
+    def forward(ctx, x):
+        x * 2  # the return forgotten
+
+
+class NoBackward(ag.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+
+class TextGradient(NoBackward):
+    @staticmethod
+    def backward(ctx, g):
+        return "oops"
+
+
 def backward_twice():
     y = (t(2) * t(2)).sum()
     y.backward()
@@ -77,6 +101,29 @@ TABLE = [
      r"^grad: f must return a one-element Tensor, got \(3,\)"),
     ("argnums past the arguments", lambda: ag.jacobian(lambda x: x, argnums=3)(np.ones(2)),
      IndexError, r"^argnums 3 is out of range for a call with 1 positional argument$"),
+    ("jvp tangent shape", lambda: ag.jvp(ag.exp, (np.ones(3),), (np.ones(4),)), ValueError,
+     r"^jvp: tangent 0 has shape \(4,\) but primal 0 has shape \(3,\)"),
+    ("jvp without tuples", lambda: ag.jvp(ag.exp, np.ones(3), np.ones(3)), TypeError,
+     r"^jvp: primals and tangents must be tuples"),
+    ("hvp vector count", lambda: ag.hvp(lambda x: (x * x).sum(), (np.ones(3),),
+                                        (np.ones(3), np.ones(3))), ValueError,
+     r"^hvp: 1 primals but 2 vectors"),
+    ("vjp cotangent shape", lambda: ag.vjp(ag.exp, np.ones(3))[1](np.ones(4)), ValueError,
+     r"^vjp: cotangent 0 has shape \(4,\) but output 0 has shape \(3,\)"),
+    ("gradients grad_outputs count", lambda: ag.gradients(
+        [t(2) * 2, t(2) * 3], [t(2)], grad_outputs=[np.ones(2)]), ValueError,
+     r"^gradients: 2 outputs but 1 grad_outputs"),
+    ("item of a vector", lambda: t(3).item(), ValueError,
+     r"^item: a Tensor of 3 elements \(shape \(3,\)\) is not one Python number"),
+    ("hook changes the shape", hook_that_reshapes, RuntimeError,
+     r"^register_hook: hook '<lambda>' returned a gradient of shape \(5,\) for one of "
+     r"shape \(3,\)"),
+    ("custom forward returns nothing", lambda: NoReturn.apply(t(2)), TypeError,
+     r"^NoReturn.forward must return an ndarray of numbers, got NoneType"),
+    ("custom op without backward", lambda: NoBackward.apply(t(2)).sum().backward(),
+     NotImplementedError, r"^NoBackward.backward is not defined"),
+    ("custom gradient of text", lambda: TextGradient.apply(t(2)).sum().backward(),
+     TypeError, r"^TextGradient.backward: gradient 0 is a str; return a Tensor"),
     ("linear features", lambda: nn.Linear(4, 3)(t(2, 5)), ValueError,
      r"^linear: the input has 5 features .* expects 4"),
     ("conv channels", lambda: nn.Conv2d(3, 4, 3)(t(1, 2, 8, 8)), ValueError,

@@ -123,3 +123,16 @@ def test_crafted_structure_entry_cannot_smuggle_objects(tmp_path):
                                       allow_pickle=True)
     with pytest.raises(ValueError, match="crafted.npz"):
         nn.load(path)
+
+
+def test_load_and_save_name_the_users_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match=r"load: notes\.txt is not an \.npz checkpoint"):
+        nn.load("notes.txt")
+    with pytest.raises(FileNotFoundError, match="/nope/x.npz"):
+        nn.load("/nope/x.npz")
+    (tmp_path / "ckpts").mkdir()
+    with pytest.raises(IsADirectoryError, match="save: ckpts is a directory"):
+        nn.save({"w": np.ones(2)}, "ckpts")
+    assert os.listdir(tmp_path / "ckpts") == [] and ".tmp" not in " ".join(os.listdir())

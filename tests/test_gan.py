@@ -397,3 +397,63 @@ def test_short_ring_gan_run_covers_most_modes():
     result = train_ring_gan(steps=800, seed=0)
     assert len(result["history"]) == 800 and result["samples"].shape == (2000, 2)
     assert result["coverage"]["modes_covered"] >= 4
+
+
+# -- bad input: clear errors where the mistake is made -------------------------------------
+def test_model_arguments_are_checked():
+    with pytest.raises(TypeError, match=r"^Generator: hidden must be a sequence of layer widths "
+                                        r"such as \(128,\), got 128"):
+        Generator(4, 2, hidden=128)
+    with pytest.raises(TypeError, match=r"^Discriminator: hidden must be a sequence"):
+        Discriminator(2, hidden=64)
+    with pytest.raises(ValueError, match=r"^Generator: hidden must hold positive integer"):
+        Generator(4, 2, hidden=(8, 0))
+    with pytest.raises(TypeError, match=r"^Generator: activation must make a module, such as "
+                                        r"nn.ReLU or lambda: nn.LeakyReLU\(0.2\); got the "
+                                        r"function relu"):
+        Generator(4, 2, activation=nn.functional.relu)
+    with pytest.raises(TypeError, match=r"^Discriminator: activation must make a module.*"
+                                        r"returned float"):
+        Discriminator(2, activation=lambda: 0.2)
+    with pytest.raises(ValueError, match=r"^Discriminator: in_dim must be a positive integer"):
+        Discriminator(0)
+
+
+def test_gan_checks_widths_and_optimizers_at_construction():
+    G, D = Generator(4, 3, hidden=(8,)), Discriminator(2, hidden=(8,))
+    with pytest.raises(ValueError, match=r"^GAN: the generator makes 3 features \(out_dim\) but "
+                                         r"the discriminator takes 2 \(in_dim\)"):
+        GAN(G, D, optim.Adam(G.parameters()), optim.Adam(D.parameters()))
+    G = Generator(4, 2, hidden=(8,))
+    with pytest.raises(ValueError, match=r"^GAN: g_optimizer does not hold the generator's "
+                                         r"parameters.*swapped"):
+        GAN(G, D, optim.Adam(D.parameters()), optim.Adam(G.parameters()))
+    with pytest.raises(ValueError, match=r"^GAN: d_optimizer does not hold the discriminator's"):
+        GAN(G, D, optim.Adam(G.parameters()), optim.Adam(G.parameters()))
+    with pytest.raises(TypeError, match=r"^GAN: d_optimizer must be an optimizer.*got str"):
+        GAN(G, D, optim.Adam(G.parameters()), "adam")
+
+
+def test_gan_batches_and_counts_are_checked():
+    gan = make_gan()
+    with pytest.raises(ValueError, match=r"^GAN.train_step: the real batch of shape \(8, 3\) has "
+                                         r"3 features, the discriminator takes 2"):
+        gan.train_step(np.ones((8, 3)))
+    with pytest.raises(ValueError, match=r"^GAN.train_step: the real batch must be 2-D "
+                                         r"\(n, features\), got shape \(2,\)"):
+        gan.train_step(np.ones(2))
+    data = np.ones((8, 2), np.float32)
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match=rf"^GAN.fit: batch_size must be a positive "
+                                             rf"integer, got {bad}"):
+            gan.fit(data, 1, batch_size=bad, progress=False)
+    with pytest.raises(ValueError, match=r"^GAN.fit: epochs must be a non-negative integer, "
+                                         r"got -1"):
+        gan.fit(data, -1, batch_size=4, progress=False)
+    assert gan.fit(data, 0, batch_size=4, progress=False) == []
+    with pytest.raises(ValueError, match=r"^GAN.fit: the real batch must be 2-D"):
+        gan.fit(np.ones(8), 1, batch_size=4, progress=False)
+    with pytest.raises(ValueError, match=r"^GAN.sample: n must be a non-negative integer, "
+                                         r"got -1"):
+        gan.sample(-1)
+    assert gan.sample(0).shape == (0, 2)

@@ -86,3 +86,19 @@ def test_seeded_by_manual_seed():
     l1 = nn.Linear(4, 4)
     ag.manual_seed(11)
     np.testing.assert_array_equal(nn.Linear(4, 4).weight.data, l1.weight.data)
+
+
+def test_bad_distribution_parameters_are_named():
+    w = np.zeros((2, 2), np.float32)
+    with pytest.raises(ValueError, match=r"uniform_: a \(1\) must not exceed b \(0\)"):
+        init.uniform_(w, 1, 0)
+    with pytest.raises(ValueError, match="normal_: std must be non-negative, got -1"):
+        init.normal_(w, 0, -1)
+
+
+@pytest.mark.parametrize("fn", [init.kaiming_uniform_, init.kaiming_normal_,
+                                init.xavier_uniform_, init.xavier_normal_])
+def test_zero_element_init_is_a_no_op_with_a_warning(fn):
+    w = np.empty((3, 0), np.float32)
+    with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
+        assert fn(w) is w

@@ -5,6 +5,7 @@ error messages and the modules' defaults."""
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -525,3 +526,73 @@ def test_ignore_index_out_of_the_class_range_ignores_nothing():
     kept = F.cross_entropy(x, t, ignore_index=1)  # in range: rows 2 and 3 drop out
     expected = F.cross_entropy(x[np.array([0, 1, 4, 5])], t[[0, 1, 4, 5]])
     assert kept.item() == pytest.approx(expected.item(), rel=1e-12)
+
+
+# -- clear errors at the user's call -------------------------------------------------
+def test_bce_targets_must_be_probabilities_but_logits_targets_need_not():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: every target must be in "
+                                         r"\[0, 1\], got values in \[2\.0, 2\.0\]"):
+        F.binary_cross_entropy(ag.tensor([0.5]), ag.tensor([2.0]))
+    # PyTorch takes any target with logits
+    F.binary_cross_entropy_with_logits(ag.tensor([0.5]), ag.tensor([2.0]))
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_classification_losses_reject_integer_input(loss):
+    logits = ag.tensor(np.array([[1, 2, 3]] * 2))
+    with pytest.raises(TypeError, match=f"{loss}: input must be floating point, got "
+                                        f"dtype int64"):
+        getattr(F, loss)(logits, np.array([0, 1]))
+
+
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "binary_cross_entropy_with_logits"])
+def test_binary_losses_reject_integer_input(loss):
+    with pytest.raises(TypeError, match=f"{loss}: input must be floating point, got dtype"):
+        getattr(F, loss)(ag.tensor(np.array([0, 1])), ag.tensor([0.0, 1.0]))
+
+
+def test_loss_weights_must_broadcast_to_the_input():
+    p, y = ag.tensor([0.2, 0.4, 0.6, 0.8]), ag.tensor([0.0, 1.0, 1.0, 0.0])
+    msg = r"weight of shape \(3,\) does not broadcast to the input's shape \(4,\)"
+    with pytest.raises(ValueError, match="binary_cross_entropy: " + msg):
+        F.binary_cross_entropy(p, y, weight=ag.ones(3))
+    with pytest.raises(ValueError, match="binary_cross_entropy: " + msg):
+        nn.BCELoss(weight=ag.ones(3))(p, y)
+    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: " + msg):
+        F.binary_cross_entropy_with_logits(p, y, weight=ag.ones(3))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy_with_logits: pos_weight of "
+                                         r"shape \(5,\) does not broadcast to the input's "
+                                         r"shape \(4,\)"):
+        F.binary_cross_entropy_with_logits(p, y, pos_weight=ag.ones(5))
+    # a weight that broadcasts is fine
+    F.binary_cross_entropy(ag.tensor([[0.2, 0.4]] * 3), ag.tensor([[0.0, 1.0]] * 3),
+                           weight=ag.ones(2))
+
+
+def test_integer_one_hot_targets_are_explained():
+    with pytest.raises(ValueError, match=r"cross_entropy: target shape \(4, 3\) does not fit "
+                                         r"input shape \(4, 3\): integer targets are class "
+                                         r"indices of shape \(4,\); pass one-hot or "
+                                         r"probability targets as floats"):
+        F.cross_entropy(ag.randn(4, 3), np.array([[1, 0, 0]] * 4))
+
+
+# F.linear and F.conv2d: their bias checks, tested here with the other nn.functional errors
+def test_linear_bias_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"linear: bias has shape \(5,\) but the weight "
+                                         r"\(3, 4\) has 3 out_features"):
+        F.linear(ag.randn(2, 4), ag.randn(3, 4), ag.randn(5))
+
+
+@pytest.mark.parametrize("bias_shape", [(3,), (2, 1)])
+def test_conv2d_bias_of_the_wrong_shape(bias_shape):
+    with pytest.raises(ValueError, match=r"conv2d: bias must have shape \(2,\) for a weight "
+                                         r"of shape \(2, 1, 3, 3\), got "
+                                         + re.escape(str(bias_shape))):
+        F.conv2d(ag.randn(1, 1, 4, 4), ag.randn(2, 1, 3, 3), ag.randn(*bias_shape))
+
+
+def test_conv_transpose2d_bias_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"conv_transpose2d: bias must have shape \(2,\) "
+                                         r".*\(1, 2, 3, 3\).*got \(3,\)"):
+        F.conv_transpose2d(ag.randn(1, 1, 4, 4), ag.randn(1, 2, 3, 3), ag.randn(3))

@@ -209,3 +209,72 @@ def test_reduce_lr_on_plateau_matches_torch():
         ours.step(m)
         theirs.step(m)
         assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-15)
+
+
+# -- bad input: clear errors at construction ---------------------------------------------
+def _opt():
+    return optim.SGD([ag.tensor([1.0], requires_grad=True)], lr=0.1)
+
+
+@pytest.mark.parametrize("T_max", [0, -1, 2.5])
+def test_cosine_rejects_a_non_positive_T_max(T_max):
+    with pytest.raises(ValueError, match=rf"^CosineAnnealingLR: T_max must be a positive "
+                                         rf"integer, got {T_max}"):
+        S.CosineAnnealingLR(_opt(), T_max)
+
+
+def test_gamma_must_be_non_negative():
+    # gamma = 0 (drop the rate to zero) is allowed, as in PyTorch; a negative one is not.
+    S.StepLR(_opt(), 1, gamma=0)
+    S.ExponentialLR(_opt(), 0)
+    S.MultiStepLR(_opt(), [2], gamma=0)
+    with pytest.raises(ValueError, match=r"^StepLR: step_size must be a positive integer, got 0"):
+        S.StepLR(_opt(), 0)
+    with pytest.raises(ValueError, match=r"^StepLR: gamma must be a finite number >= 0, got -1"):
+        S.StepLR(_opt(), 1, gamma=-1)
+    with pytest.raises(ValueError, match=r"^ExponentialLR: gamma .* got -0.5"):
+        S.ExponentialLR(_opt(), -0.5)
+    with pytest.raises(ValueError, match=r"^MultiStepLR: gamma .* got nan"):
+        S.MultiStepLR(_opt(), [2], gamma=float("nan"))
+
+
+def test_milestones_and_lr_lambda_types():
+    with pytest.raises(TypeError, match=r"^MultiStepLR: milestones must be a list of epoch "
+                                        r"numbers, got 5"):
+        S.MultiStepLR(_opt(), 5)
+    with pytest.raises(TypeError, match=r"^MultiStepLR: milestones must be integer epoch "
+                                        r"numbers, got 2.5"):
+        S.MultiStepLR(_opt(), [1, 2.5])
+    with pytest.raises(TypeError, match=r"^LambdaLR: lr_lambda must be a function \(or a list "
+                                        r"of them\), got float"):
+        S.LambdaLR(_opt(), 0.5)
+    with pytest.raises(TypeError, match=r"^LambdaLR: lr_lambda\[0\] must be a function"):
+        S.LambdaLR(_opt(), [0.5])
+    with pytest.raises(TypeError, match=r"^StepLR: optimizer must be an Optimizer, got list"):
+        S.StepLR([], 1)
+
+
+def test_plateau_metrics_must_be_one_number():
+    sched = S.ReduceLROnPlateau(_opt())
+    with pytest.raises(ValueError, match=r"^ReduceLROnPlateau.step: metrics must be one number, "
+                                         r"got shape \(2,\)"):
+        sched.step(np.ones(2))
+    with pytest.raises(ValueError, match=r"^ReduceLROnPlateau.step: .*got a list of 2"):
+        sched.step([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"^ReduceLROnPlateau.step: .*got str"):
+        sched.step("0.5")
+    sched.step(np.ones((1, 1)))
+    sched.step(ag.tensor(0.5))
+    assert sched.best == 0.5
+
+
+def test_plateau_bad_settings():
+    with pytest.raises(ValueError, match=r"^ReduceLROnPlateau: mode 'foo' is unknown"):
+        S.ReduceLROnPlateau(_opt(), mode="foo")
+    with pytest.raises(ValueError, match=r"^ReduceLROnPlateau: threshold mode 'x'"):
+        S.ReduceLROnPlateau(_opt(), threshold_mode="x")
+    with pytest.raises(ValueError, match=r"^ReduceLROnPlateau: patience must be a non-negative "
+                                         r"integer, got -1"):
+        S.ReduceLROnPlateau(_opt(), patience=-1)
+    with pytest.raises(ValueError, match=r"^ReduceLROnPlateau: factor must be >= 0, got -0.1"):
+        S.ReduceLROnPlateau(_opt(), factor=-0.1)

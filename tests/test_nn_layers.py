@@ -475,3 +475,46 @@ def test_max_pool2d_indices_of_a_list_point_at_its_maximum():
     picked = np.take_along_axis(np.float32(x).reshape(1, 1, -1),
                                 indices.data.reshape(1, 1, -1), axis=2)
     np.testing.assert_array_equal(picked, out.data.reshape(1, 1, -1))
+
+
+# -- sizes checked at construction ------------------------------------------------------
+@pytest.mark.parametrize("make, message", [
+    (lambda: nn.Linear(-1, 3), "Linear: in_features must be a non-negative integer, got -1"),
+    (lambda: nn.Linear(2, 2.5), "Linear: out_features must be a non-negative integer"),
+    (lambda: nn.BatchNorm1d(-2), "BatchNorm1d: num_features must be a non-negative"),
+    (lambda: nn.LayerNorm(-3), "LayerNorm: normalized_shape must be a non-negative"),
+    (lambda: nn.LayerNorm((4, -1)), "LayerNorm: normalized_shape must be a non-negative"),
+    (lambda: nn.Embedding(5, -1), "Embedding: embedding_dim must be a non-negative"),
+    (lambda: nn.Conv2d(1, 1, -1), "Conv2d: kernel_size must be an int or a pair of ints"),
+    (lambda: nn.Conv2d(1, 1, 0), "Conv2d: kernel_size must be an int or a pair of ints"),
+    (lambda: nn.Conv2d(1, 1, (3, 3, 3)), r"Conv2d: kernel_size must be an int or a pair of "
+                                         r"ints, got \(3, 3, 3\)"),
+    (lambda: nn.Conv2d(1, 1, 3, stride=0), "Conv2d: stride must be"),
+    (lambda: nn.Conv2d(1, 1, 3, groups=0), "Conv2d: groups must be a positive integer"),
+    (lambda: nn.Conv2d(1, 1, 3, padding="full"), "Conv2d: padding must be 'same', 'valid'"),
+    (lambda: nn.Conv2d(1, 1, 3, stride=2, padding="same"), "padding='same' needs stride 1"),
+    (lambda: nn.Conv2d(1, 1, 2, padding="same"), "padding='same' with kernel_size"),
+    (lambda: nn.ConvTranspose2d(1, 1, 3, padding="same"), "ConvTranspose2d: padding must be"),
+    (lambda: nn.MaxPool2d((2, 2, 2)), r"MaxPool2d: kernel_size must be an int or a pair of "
+                                      r"ints, got \(2, 2, 2\)"),
+    (lambda: nn.AvgPool2d(2, stride=-1), "AvgPool2d: stride must be"),
+])
+def test_bad_sizes_are_named_at_construction(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_zero_size_layers_are_allowed_like_pytorch():
+    with pytest.warns(UserWarning, match="zero-element"):
+        lin = nn.Linear(0, 3)
+    np.testing.assert_array_equal(lin(np.ones((2, 0), np.float32)).data.shape, (2, 3))
+    with pytest.warns(UserWarning, match="zero-element"):
+        conv = nn.Conv2d(0, 1, 3)
+    assert conv.weight.shape == (1, 0, 3, 3)
+
+
+def test_conv_padding_same_and_valid():
+    same = nn.Conv2d(1, 2, 3, padding="same", dilation=2)
+    assert same.padding == (2, 2)
+    assert same(np.ones((1, 1, 7, 6), np.float32)).shape == (1, 2, 7, 6)
+    assert nn.Conv2d(1, 2, 3, padding="valid").padding == (0, 0)

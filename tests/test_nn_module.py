@@ -196,3 +196,41 @@ def test_deepcopy_gives_independent_parameters():
     c.fc.weight.data[...] = 0
     assert np.any(m.fc.weight.data)
     assert c.fc.weight is dict(c.named_parameters())["fc.weight"]
+
+
+# -- clear errors for bad input, raised where the user made the mistake ---------------
+def test_containers_refuse_non_modules_naming_the_position():
+    with pytest.raises(TypeError, match=r"Sequential: argument 1 is the class ReLU, not a "
+                                        r"module; write nn\.ReLU\(\)"):
+        nn.Sequential(nn.Linear(2, 3), nn.ReLU)
+    with pytest.raises(TypeError, match="Sequential: argument 1 is a function"):
+        nn.Sequential(nn.Linear(2, 3), lambda x: x)
+    with pytest.raises(TypeError, match=r"argument 0 is a list.*Sequential\(\*layers\)"):
+        nn.Sequential([nn.Linear(2, 3), nn.ReLU()])
+    with pytest.raises(TypeError, match="ModuleList: item 0 is int 3"):
+        nn.ModuleList([3])
+    with pytest.raises(TypeError, match="ModuleList: item 1 is the class Tanh"):
+        nn.ModuleList([nn.ReLU()]).append(nn.Tanh)
+    with pytest.raises(TypeError, match="Sequential: module 'act' is the class ReLU"):
+        nn.Sequential(OrderedDict(fc=nn.Linear(2, 3), act=nn.ReLU))
+    seq = nn.Sequential(OrderedDict(fc=nn.Linear(2, 3), act=nn.ReLU()))  # still fine
+    assert [n for n, _ in seq.named_children()] == ["fc", "act"]
+
+
+def test_load_state_dict_wants_a_dict():
+    m = nn.Linear(2, 3)
+    with pytest.raises(TypeError, match=r"load_state_dict: expected a dict of arrays "
+                                        r"\(a state_dict\), got Linear; pass model\.state_dict"):
+        m.load_state_dict(nn.Linear(2, 3))
+    for bad, name in [(None, "None"), ([1, 2], "list")]:
+        with pytest.raises(TypeError, match=f"got {name}"):
+            m.load_state_dict(bad)
+
+
+def test_to_refuses_non_float_dtypes():
+    m = nn.Linear(2, 3)
+    with pytest.raises(TypeError, match="Module.to: only floating point dtypes, got int32"):
+        m.to(np.int32)
+    with pytest.raises(TypeError, match="Module.to: expected a floating point dtype"):
+        m.to("cuda")
+    assert m.weight.dtype == np.float32

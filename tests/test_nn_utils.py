@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import autograd_core as ag
 import nn
@@ -55,3 +56,26 @@ def test_parameter_vectors_round_trip():
     assert vec.shape == (8,)
     vector_to_parameters(vec.data * 0 + 1, model.parameters())
     assert np.all(model.weight.data == 1) and np.all(model.bias.data == 1)
+
+
+def test_clipping_names_bad_arguments():
+    model = nn.Linear(2, 3)
+    model(np.ones((1, 2), np.float32)).sum().backward()
+    params = list(model.parameters())
+    for fn in (clip_grad_norm_, clip_grad_value_):
+        with pytest.raises(TypeError, match=f"{fn.__name__}: expected parameters, got a "
+                                            f"Linear module; pass model.parameters"):
+            fn(model, 1.0)
+    with pytest.raises(ValueError, match="clip_grad_norm_: norm_type must be a positive "
+                                         "number or inf, got 'fro'"):
+        clip_grad_norm_(params, 1.0, norm_type="fro")
+    with pytest.raises(ValueError, match="norm_type must be a positive number or inf, got 0"):
+        clip_grad_norm_(params, 1.0, norm_type=0)
+    with pytest.raises(ValueError, match="clip_grad_norm_: max_norm must be a non-negative number"):
+        clip_grad_norm_(params, -1.0)
+    with pytest.raises(ValueError, match="clip_grad_value_: clip_value must be a non-negative"):
+        clip_grad_value_(params, -1.0)
+    with pytest.raises(TypeError, match="clip_grad_norm_: expected Tensors"):
+        clip_grad_norm_([np.ones(2)], 1.0)
+    expected = max(float(np.max(np.abs(p.grad.data))) for p in params)
+    assert clip_grad_norm_(params, 1e9, norm_type="inf") == expected  # PyTorch accepts 'inf'

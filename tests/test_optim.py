@@ -561,3 +561,45 @@ def test_trajectory_matches_torch(name, kwargs):
         ours.step()
         theirs.step()
     np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+# -- bad input: clear errors naming the optimizer ---------------------------------------
+def test_params_given_a_module_or_named_parameters():
+    import nn
+
+    m = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"^SGD: params must be an iterable .*got a Linear "
+                                        r"module; pass model.parameters\(\)"):
+        optim.SGD(m, lr=0.1)
+    with pytest.raises(TypeError, match=r"^SGD: params holds \(name, parameter\) pairs; "
+                                        r"pass model.parameters\(\)"):
+        optim.SGD(m.named_parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"^Adam: params is a dict .*not a param group"):
+        optim.Adam(dict(m.named_parameters()))
+    with pytest.raises(TypeError, match=r"^SGD: params is a single parameter group"):
+        optim.SGD({"params": m.parameters()}, lr=0.1)
+    with pytest.raises(TypeError, match=r"^SGD: params must be an iterable .*got int"):
+        optim.SGD(3, lr=0.1)
+
+
+def test_param_group_errors_name_the_group():
+    p, q = param([1.0]), param([2.0])
+    with pytest.raises(ValueError, match=r"^SGD: parameter group 0 has no 'params'"):
+        optim.SGD([{"lr": 0.1}], lr=0.1)
+    with pytest.raises(ValueError, match=r"^RMSprop: parameter group 1 has no 'params'"):
+        optim.RMSprop([{"params": [p]}, {"lr": 0.1}])
+    with pytest.raises(TypeError, match=r"^SGD: parameter group 1 must be a dict, got Tensor"):
+        optim.SGD([{"params": [p]}, q], lr=0.1)
+    with pytest.raises(TypeError, match=r"^SGD can only optimize Tensors, got int"):
+        optim.SGD([p, 3], lr=0.1)
+    with pytest.raises(ValueError, match=r"^SGD: parameter group 0 lists the same parameter"):
+        optim.SGD([p, p], lr=0.1)
+
+
+def test_load_state_dict_rejects_a_non_dict():
+    opt = optim.SGD([param([1.0])], lr=0.1)
+    with pytest.raises(TypeError, match=r"^SGD.load_state_dict: expected a dict \(an optimizer "
+                                        r"state_dict\), got list"):
+        opt.load_state_dict([1, 2])
+    with pytest.raises(ValueError, match=r"^SGD.load_state_dict: the dict has no 'state'"):
+        opt.load_state_dict({"weight": np.ones(1)})

@@ -339,16 +339,27 @@ _LOG_SOFTMAX = defop("log_softmax", _log_softmax,
                      sample=_sample_axis)
 
 
+def _float_input(x: Any) -> Any:
+    """x, or for integer or bool input its values in the default float32, the rule of
+    the other activations (ag.exp of integers is float32): the fused forwards compute
+    in place, in the input's dtype."""
+    x = tensor_or_array(x)
+    data = x.data if isinstance(x, Tensor) else x
+    if data.dtype.kind in "biu":
+        return data.astype(float_dtype(data))  # integer tensors carry no gradient
+    return x
+
+
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """Probabilities along `axis`: positive, summing to 1 (a 0-d input gives 1, with
-    gradient 0, as PyTorch)."""
-    return _SOFTMAX(tensor_or_array(x), axis=axis)
+    gradient 0, as PyTorch). Integer input computes in float32."""
+    return _SOFTMAX(_float_input(x), axis=axis)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """log(softmax(x)), computed without forming softmax (exact for large |x|); a 0-d
-    input gives 0."""
-    return _LOG_SOFTMAX(tensor_or_array(x), axis=axis)
+    input gives 0. Integer input computes in float32."""
+    return _LOG_SOFTMAX(_float_input(x), axis=axis)
 
 
 # Composites: checked by the gradient tests through their parts.

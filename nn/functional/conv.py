@@ -34,6 +34,12 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple = 1,
         if b is not None:
             raise TypeError("conv2d: got the bias twice, as b and as bias")
         b = bias
+    if b is not None:  # attribute reads and a tuple comparison: no numpy work
+        bs = b.shape if isinstance(b, (Tensor, np.ndarray)) else np.shape(b)
+        ws = w.shape if isinstance(w, (Tensor, np.ndarray)) else np.shape(w)
+        if bs != ws[:1] and len(ws) == 4:
+            raise ValueError(f"conv2d: bias must have shape ({ws[0]},) for a weight of "
+                             f"shape {tuple(ws)}, got {tuple(bs)}")
     params = {"stride": stride, "padding": padding}
     if dilation != 1 and pair(dilation) != (1, 1):
         params["dilation"] = dilation
@@ -59,6 +65,10 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: int | tuple 
                          f"(C_in, C_out / groups, kh, kw) with C_in divisible by groups = "
                          f"{groups}, got {xs} and {ws}")
     (n, c_in, h, w), (_, c_out_g, kh, kw) = xs, ws
+    if bias is not None and np.shape(array_of(bias)) != (c_out_g * groups,):
+        raise ValueError(f"conv_transpose2d: bias must have shape ({c_out_g * groups},) "
+                         f"for a weight of shape {ws} and groups = {groups}, got "
+                         f"{np.shape(array_of(bias))}")
     (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
     (oph, opw) = pair(output_padding)
     if not (0 <= oph < max(sh, dh) and 0 <= opw < max(sw, dw)):

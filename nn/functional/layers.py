@@ -72,7 +72,19 @@ _LINEAR = defop("linear", _linear, _linear_dx, _linear_dw, _linear_db, fresh=Tru
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
-    return apply(_LINEAR, (x, weight, bias), {})
+    try:
+        return apply(_LINEAR, (x, weight, bias), {})
+    except ValueError:  # only now look at the bias: the hot path stays as it was
+        if bias is not None:
+            _check_linear_bias(weight, bias)
+        raise
+
+
+def _check_linear_bias(weight: Any, bias: Any) -> None:
+    ws, bs = np.shape(array_of(weight)), np.shape(array_of(bias))
+    if len(ws) == 2 and bs != ws[:1]:
+        raise ValueError(f"linear: bias has shape {bs} but the weight {ws} has {ws[0]} "
+                         f"out_features") from None
 
 
 # -- dropout ---------------------------------------------------------------------

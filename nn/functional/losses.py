@@ -63,6 +63,24 @@ def _target_like(name: str, input: Any, target: Any) -> Any:
     return _constant_like(target, input)
 
 
+def _check_float_input(name: str, data: np.ndarray) -> None:
+    """PyTorch's losses on logits and probabilities take floating point input only."""
+    if data.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be floating point, got dtype {data.dtype}")
+
+
+def _check_broadcasts(name: str, what: str, weight: Any, input: Any) -> None:
+    """weight must broadcast to the input's shape (the result keeps that shape)."""
+    ws, xs = _shape(weight), _shape(input)
+    try:
+        ok = np.broadcast_shapes(ws, xs) == xs
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name}: {what} of shape {ws} does not broadcast to the input's "
+                         f"shape {xs}")
+
+
 def _constant_like(x: Any, input: Any) -> Any:
     """x as an array of the input's float dtype, unless x is a Tensor that requires grad."""
     if isinstance(x, Tensor) and x.requires_grad:
@@ -136,8 +154,15 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
                          reduction: str = "mean") -> Tensor:
     """-w (y log p + (1 - y) log(1 - p)) for probabilities p; each log clamped at -100."""
     _check_reduction("binary_cross_entropy", reduction)
-    target = _target_like("binary_cross_entropy", input, target)
     p = array_of(input)
+    _check_float_input("binary_cross_entropy", p)
+    target = _target_like("binary_cross_entropy", input, target)
+    y = array_of(target)
+    if y.size and not (np.min(y) >= 0 and np.max(y) <= 1):
+        raise ValueError(f"binary_cross_entropy: every target must be in [0, 1], got "
+                         f"values in [{np.min(y)}, {np.max(y)}] (target shape {y.shape})")
+    if weight is not None:
+        _check_broadcasts("binary_cross_entropy", "weight", weight, input)
     if p.size and not (np.min(p) >= 0 and np.max(p) <= 1):
         raise ValueError(f"binary_cross_entropy: every input must be a probability in "
                          f"[0, 1], got values in [{np.min(p)}, {np.max(p)}] (input shape "
@@ -164,8 +189,14 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
 
     With pos_weight: (1 - y) z + (1 + (pos_weight - 1) y) softplus(-z), PyTorch's form.
     """
-    _check_reduction("binary_cross_entropy_with_logits", reduction)
-    target = _target_like("binary_cross_entropy_with_logits", input, target)
+    name = "binary_cross_entropy_with_logits"
+    _check_reduction(name, reduction)
+    _check_float_input(name, array_of(input))
+    target = _target_like(name, input, target)
+    if weight is not None:
+        _check_broadcasts(name, "weight", weight, input)
+    if pos_weight is not None:
+        _check_broadcasts(name, "pos_weight", pos_weight, input)
     if pos_weight is None:
         loss = _BCE_LOGITS(input, target)
     else:
@@ -190,6 +221,11 @@ def _check_classes(name: str, logits_shape: tuple, target: np.ndarray,
         raise ValueError(f"{name}: input must have a class axis, got shape ()")
     want = logits_shape[:1] + logits_shape[2:] if len(logits_shape) >= 2 else ()
     if target.shape != want:
+        if name == "cross_entropy" and target.shape == logits_shape:
+            raise ValueError(f"{name}: target shape {target.shape} does not fit input "
+                             f"shape {logits_shape}: integer targets are class indices "
+                             f"of shape {want}; pass one-hot or probability targets as "
+                             f"floats")
         raise ValueError(f"{name}: target shape {target.shape} does not fit input shape "
                          f"{logits_shape}: class indices need shape {want}, class "
                          f"probabilities the input's shape")
@@ -357,7 +393,10 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], "
                          f"got {label_smoothing}")
     t = array_of(target)
-    shape = array_of(input).shape
+    data = array_of(input)
+    if data.dtype.kind != "f":
+        _check_float_input("cross_entropy", data)
+    shape = data.shape
     if t.dtype.kind == "f":
         if ignore_index >= 0:
             raise ValueError("cross_entropy: ignore_index is not supported for class "
@@ -405,7 +444,9 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     divides by the summed weights of the targets that are not ignored."""
     _check_reduction("nll_loss", reduction)
     t = array_of(target)
-    shape = _shape(input)
+    data = array_of(input)
+    _check_float_input("nll_loss", data)
+    shape = data.shape
     if t.dtype.kind not in "iu":
         raise TypeError(f"nll_loss: target must hold integer class indices, got dtype "
                         f"{t.dtype}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,6 +76,14 @@ def progress_bar(total: int, enabled: bool, desc: str) -> Any:
     return _NoBar()
 
 
+def _is_count(x: Any, least: int) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool) and x >= least
+
+
+def _param_ids(optimizer: Any) -> set[int]:
+    return {id(p) for group in optimizer.param_groups for p in group["params"]}
+
+
 class GAN:
     """Trains `generator` against `discriminator` with one of the losses of nn.gan.losses.
 
@@ -85,8 +94,20 @@ class GAN:
     def __init__(self, generator: Module, discriminator: Module, g_optimizer: Any,
                  d_optimizer: Any, loss: str | GanLoss = "non_saturating", d_steps: int = 1,
                  gp_weight: float = 10.0) -> None:
-        if int(d_steps) != d_steps or d_steps < 1:
-            raise ValueError(f"d_steps must be a positive integer, got {d_steps!r}")
+        if not _is_count(d_steps, 1):
+            raise ValueError(f"GAN: d_steps must be a positive integer, got {d_steps!r}")
+        for name, model in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(model, Module):
+                raise TypeError(f"GAN: {name} must be an nn.Module, got {type(model).__name__}")
+        if not hasattr(generator, "latent_dim"):
+            raise TypeError(f"GAN: the generator ({type(generator).__name__}) has no latent_dim "
+                            "attribute, the width of the noise it takes")
+        out_dim = getattr(generator, "out_dim", None)
+        in_dim = getattr(discriminator, "in_dim", None)
+        if out_dim is not None and in_dim is not None and out_dim != in_dim:
+            raise ValueError(f"GAN: the generator makes {out_dim} features (out_dim) but the "
+                             f"discriminator takes {in_dim} (in_dim)")
+        self._check_optimizers(generator, discriminator, g_optimizer, d_optimizer)
         self.generator = generator
         self.discriminator = discriminator
         self.g_optimizer = g_optimizer
@@ -95,15 +116,51 @@ class GAN:
         self.d_steps = int(d_steps)
         self.gp_weight = float(gp_weight)
 
+    @staticmethod
+    def _check_optimizers(generator: Module, discriminator: Module, g_optimizer: Any,
+                          d_optimizer: Any) -> None:
+        models = {"g_optimizer": (generator, "generator"),
+                  "d_optimizer": (discriminator, "discriminator")}
+        for name, opt in (("g_optimizer", g_optimizer), ("d_optimizer", d_optimizer)):
+            if not (callable(getattr(opt, "step", None))
+                    and callable(getattr(opt, "zero_grad", None))):
+                raise TypeError(f"GAN: {name} must be an optimizer (with step() and "
+                                f"zero_grad()), got {type(opt).__name__}")
+            if not hasattr(opt, "param_groups"):
+                continue  # not an optim.Optimizer: nothing to compare
+            model, what = models[name]
+            own = {id(p) for p in model.parameters()}
+            if own and not own & _param_ids(opt):
+                other = discriminator if what == "generator" else generator
+                hint = ""
+                if {id(p) for p in other.parameters()} & _param_ids(opt):
+                    hint = (" (it holds the other model's: are g_optimizer and d_optimizer "
+                            "swapped? the order is GAN(G, D, g_optimizer, d_optimizer))")
+                raise ValueError(f"GAN: {name} does not hold the {what}'s parameters{hint}")
+
     # -- pieces -------------------------------------------------------------
     def noise(self, n: int) -> Tensor:
         """n standard normal latent vectors from the seeded generator (ag.manual_seed)."""
         return ag.randn(n, self.generator.latent_dim, dtype=_dtype(self.generator))
 
-    def _real(self, batch: Any) -> np.ndarray:
+    def _real(self, batch: Any, where: str = "GAN.train_step") -> np.ndarray:
         # Real data is a constant: take the array (dropping any graph), in D's dtype.
         data = batch.data if isinstance(batch, Tensor) else batch
-        return np.asarray(data, dtype=_dtype(self.discriminator))
+        try:
+            real = np.asarray(data, dtype=_dtype(self.discriminator))
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{where}: the real batch must be an array of numbers of shape "
+                            f"(n, features), got {type(batch).__name__} ({err})") from None
+        if real.ndim != 2:
+            raise ValueError(f"{where}: the real batch must be 2-D (n, features), got shape "
+                             f"{real.shape}")
+        in_dim = getattr(self.discriminator, "in_dim", None)
+        if in_dim is not None and real.shape[1] != in_dim:
+            raise ValueError(f"{where}: the real batch of shape {real.shape} has "
+                             f"{real.shape[1]} features, the discriminator takes {in_dim}")
+        if len(real) == 0:
+            raise ValueError(f"{where}: the real batch is empty (shape {real.shape})")
+        return real
 
     def _zero_grads(self) -> None:
         for m in (self.generator, self.discriminator):
@@ -152,7 +209,12 @@ class GAN:
             progress: bool = True) -> list[dict[str, float]]:
         """Train for `epochs` passes over `data`, reshuffled each epoch with the seeded
         generator; the last batch of an epoch may be smaller. One dict per step."""
-        data = self._real(data)
+        if not _is_count(epochs, 0):
+            raise ValueError(f"GAN.fit: epochs must be a non-negative integer, got {epochs!r}")
+        if not _is_count(batch_size, 1):
+            raise ValueError(f"GAN.fit: batch_size must be a positive integer, got "
+                             f"{batch_size!r}")
+        data = self._real(data, "GAN.fit")
         n = len(data)
         history = []
         steps = epochs * math.ceil(n / batch_size)
@@ -169,5 +231,7 @@ class GAN:
 
     def sample(self, n: int) -> Tensor:
         """n generator samples, shape (n, out_dim), built without a graph."""
+        if not _is_count(n, 0):
+            raise ValueError(f"GAN.sample: n must be a non-negative integer, got {n!r}")
         with ag.no_grad():
             return self.generator(self.noise(n))
