@@ -13,12 +13,19 @@ from .tensor import Tensor, _make, to_array
 DEFAULT_DTYPE = np.float32
 
 
-def _shape(shape: tuple) -> tuple[int, ...]:
+def _shape(shape: tuple, name: str = "zeros") -> tuple[int, ...]:
     """`zeros(2, 3)`, `zeros((2, 3))` and `zeros(np.int64(3))` alike: Python ints, as
-    numpy takes any integer or sequence of them (an array too)."""
+    numpy takes any integer or sequence of them (an array too); `name` is the caller's."""
     if len(shape) == 1 and np.ndim(shape[0]) == 1:
         shape = shape[0]
-    return tuple(operator.index(n) for n in shape)
+    given = tuple(shape) if len(shape) != 1 else shape[0]
+    try:
+        dims = tuple(operator.index(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"{name}: a shape is integers, got {given!r}") from None
+    if any(n < 0 for n in dims):
+        raise ValueError(f"{name}: a shape is non-negative integers, got {given!r}")
+    return dims
 
 
 def _leaf(data: np.ndarray, requires_grad: bool) -> Tensor:
@@ -41,15 +48,15 @@ def as_tensor(data: Any, dtype=None) -> Tensor:
 
 
 def zeros(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.zeros(_shape(shape), dtype), requires_grad)
+    return _leaf(np.zeros(_shape(shape, "zeros"), dtype), requires_grad)
 
 
 def ones(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.ones(_shape(shape), dtype), requires_grad)
+    return _leaf(np.ones(_shape(shape, "ones"), dtype), requires_grad)
 
 
 def full(shape, fill_value, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.full(_shape((shape,)), fill_value, dtype), requires_grad)
+    return _leaf(np.full(_shape((shape,), "full"), fill_value, dtype), requires_grad)
 
 
 def zeros_like(t: Any, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -62,6 +69,8 @@ def ones_like(t: Any, dtype=None, requires_grad: bool = False) -> Tensor:
 
 def arange(*args: Any, dtype=None, requires_grad: bool = False) -> Tensor:
     """numpy's arange; floats give float32, integers int64."""
+    if len(args) == 3 and args[2] == 0:
+        raise ValueError("arange: step must not be 0")
     data = np.arange(*args, dtype=dtype)
     if dtype is None and data.dtype == np.float64:
         data = data.astype(DEFAULT_DTYPE)
@@ -73,14 +82,15 @@ def linspace(start: float, stop: float, num: int = 50, dtype=DEFAULT_DTYPE) -> T
 
 
 def eye(n: int, m: int | None = None, dtype=DEFAULT_DTYPE) -> Tensor:
+    _shape((n,) if m is None else (n, m), "eye")
     return _make(np.eye(n, m, dtype=dtype), None)
 
 
 def randn(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """Standard normal draws from the generator `manual_seed` seeds."""
-    return _leaf(RNG.standard_normal(_shape(shape)).astype(dtype), requires_grad)
+    return _leaf(RNG.standard_normal(_shape(shape, "randn")).astype(dtype), requires_grad)
 
 
 def rand(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """Uniform draws on [0, 1) from the generator `manual_seed` seeds."""
-    return _leaf(RNG.random(_shape(shape)).astype(dtype), requires_grad)
+    return _leaf(RNG.random(_shape(shape, "rand")).astype(dtype), requires_grad)

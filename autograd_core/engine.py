@@ -72,7 +72,11 @@ def _seed(root: Tensor, gradient: Any, create: bool):
     if isinstance(gradient, Tensor):
         g = gradient if create else gradient._data
     else:
-        g = np.asarray(gradient, dtype=root._data.dtype)
+        try:
+            g = np.asarray(gradient, dtype=root._data.dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"backward: gradient must be a Tensor or an array of numbers, "
+                            f"got {type(gradient).__name__}") from None
     if g.shape != root.shape:
         raise ValueError(f"backward: gradient has shape {tuple(g.shape)} but the output "
                          f"has shape {root.shape}")

@@ -396,6 +396,9 @@ class Tensor:
     def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """`fn(grad)` runs when this tensor's gradient is computed; it may return a
         replacement. Returns a handle: `handle.remove()` (or `handle()`) takes it off."""
+        if not callable(fn):
+            raise TypeError(f"register_hook: the hook must be callable, got "
+                            f"{type(fn).__name__}")
         if not self._rg:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
         owner = self if self._node is None else self._node

@@ -23,7 +23,7 @@ from autograd_core.tensor import Tensor
 from . import functional as F
 from .conv import MaxPool2d
 from .functional.conv import relu_max_pool2d
-from .module import Module, Parameter
+from .module import Module, Parameter, _check_int, _check_number
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU",
            "GELU", "SiLU", "Mish", "Softplus", "Softsign", "Hardtanh", "ReLU6", "Hardsigmoid",
@@ -106,7 +106,7 @@ class LogSigmoid(_Elementwise):
 class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = _check_number("LeakyReLU", "negative_slope", negative_slope)
         self.inplace = inplace
 
     def forward(self, x: Any) -> Tensor:
@@ -121,9 +121,9 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25) -> None:
         super().__init__()
-        self.num_parameters = num_parameters
-        self.init = init
-        self.weight = Parameter(np.full(num_parameters, init, np.float32))
+        self.num_parameters = _check_int("PReLU", "num_parameters", num_parameters)
+        self.init = _check_number("PReLU", "init", init)
+        self.weight = Parameter(np.full(self.num_parameters, init, np.float32))
 
     def reset_parameters(self) -> None:
         self.weight.data[...] = self.init
@@ -140,8 +140,8 @@ class RReLU(Module):
 
     def __init__(self, lower: float = 1 / 8, upper: float = 1 / 3, inplace: bool = False) -> None:
         super().__init__()
-        self.lower = lower
-        self.upper = upper
+        self.lower = _check_number("RReLU", "lower", lower)
+        self.upper = _check_number("RReLU", "upper", upper)
         self.inplace = inplace
 
     def forward(self, x: Any) -> Tensor:
@@ -154,7 +154,7 @@ class RReLU(Module):
 class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.alpha = alpha
+        self.alpha = _check_number(type(self).__name__, "alpha", alpha)
         self.inplace = inplace
 
     def forward(self, x: Any) -> Tensor:
@@ -186,8 +186,8 @@ class GELU(Module):
 class Softplus(Module):
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
-        self.beta = beta
-        self.threshold = threshold
+        self.beta = _check_number("Softplus", "beta", beta)
+        self.threshold = _check_number("Softplus", "threshold", threshold)
 
     def forward(self, x: Any) -> Tensor:
         return F.softplus(x, self.beta, self.threshold)
@@ -200,6 +200,9 @@ class Hardtanh(Module):
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0,
                  inplace: bool = False) -> None:
         super().__init__()
+        name = type(self).__name__
+        _check_number(name, "min_val", min_val)
+        _check_number(name, "max_val", max_val)
         if min_val > max_val:
             raise ValueError(f"Hardtanh: min_val ({min_val}) must not exceed max_val "
                              f"({max_val})")

@@ -73,6 +73,17 @@ def _no_op(tensor: Any, name: str) -> bool:
     return False
 
 
+def _check_float(tensor: Any, name: str) -> None:
+    """TypeError naming the initialiser unless the tensor holds floating-point values:
+    random draws written into an integer array would be silently truncated."""
+    data = tensor.data if isinstance(tensor, Tensor) else tensor
+    dtype = getattr(data, "dtype", None)
+    if dtype is None:
+        raise TypeError(f"{name}: expected a Tensor or ndarray, got {type(tensor).__name__}")
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"{name}: the tensor must be floating point, got {dtype}")
+
+
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write into the existing array: the dtype stays, and so does anyone's reference."""
     data = tensor.data if isinstance(tensor, Tensor) else tensor  # a bare ndarray works too
@@ -82,6 +93,7 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """U(a, b)."""
+    _check_float(tensor, "uniform_")
     if not a <= b:
         raise ValueError(f"uniform_: a ({a}) must not exceed b ({b})")
     return _fill(tensor, _random.RNG.uniform(a, b, size=np.shape(tensor)))
@@ -89,6 +101,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """N(mean, std^2)."""
+    _check_float(tensor, "normal_")
     if not std >= 0:
         raise ValueError(f"normal_: std must be non-negative, got {std}")
     return _fill(tensor, _random.RNG.normal(mean, std, size=np.shape(tensor)))
@@ -108,6 +121,7 @@ def ones_(tensor: Tensor) -> Tensor:
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
+    _check_float(tensor, "xavier_uniform_")
     if _no_op(tensor, "xavier_uniform_"):
         return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -117,6 +131,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    _check_float(tensor, "xavier_normal_")
     if _no_op(tensor, "xavier_normal_"):
         return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -127,6 +142,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu") -> Tensor:
     """U(-b, b) with b = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a)
     (He et al. 2015). a = sqrt(5) gives PyTorch's Linear/Conv default 1/sqrt(fan_in)."""
+    _check_float(tensor, "kaiming_uniform_")
     if _no_op(tensor, "kaiming_uniform_"):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
@@ -137,6 +153,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
     """N(0, std^2) with std = gain / sqrt(fan)."""
+    _check_float(tensor, "kaiming_normal_")
     if _no_op(tensor, "kaiming_normal_"):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
@@ -146,6 +163,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
 def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian one, signs
     fixed so the distribution is uniform (Saxe et al. 2013); trailing axes flattened."""
+    _check_float(tensor, "orthogonal_")
     shape = np.shape(tensor)
     if len(shape) < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")

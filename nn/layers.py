@@ -12,7 +12,7 @@ from autograd_core.tensor import Tensor
 
 from . import init
 from .functional import layers as F
-from .module import Module, Parameter, _check_int
+from .module import Module, Parameter, _check_int, _check_number
 
 __all__ = ["Linear", "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "Embedding", "Identity"]
@@ -74,6 +74,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
+        _check_number("Dropout", "p", p, "a number in [0, 1]")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, got {p}")
         self.p = p

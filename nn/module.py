@@ -223,6 +223,9 @@ class Module:
 
     # -- modes and gradients ------------------------------------------------
     def train(self, mode: bool = True) -> Module:
+        if not isinstance(mode, (bool, np.bool_)):
+            # PyTorch raises ValueError here too ("training mode is expected to be boolean").
+            raise ValueError(f"train: mode must be a bool, got {mode!r}")
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
@@ -370,7 +373,7 @@ class Sequential(Module):
     def __getitem__(self, index: int | slice) -> Module:
         if isinstance(index, slice):
             return Sequential(OrderedDict(list(self._modules.items())[index]))
-        return _at(self._modules, index)
+        return _at(self, index)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -395,9 +398,10 @@ class ModuleList(Module):
     def __getitem__(self, index: int | slice) -> Module | ModuleList:
         if isinstance(index, slice):
             return ModuleList(list(self._modules.values())[index])
-        return _at(self._modules, index)
+        return _at(self, index)
 
     def __setitem__(self, index: int, module: Module) -> None:
+        _check_index(self, index)
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"index {index} is out of range for a ModuleList of {n}")
@@ -424,6 +428,7 @@ class ModuleList(Module):
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        _check_index(self, index)
         _check_module(self, f"item {index}", module)
         items = list(self._modules.values())
         items.insert(index, module)
@@ -432,7 +437,15 @@ class ModuleList(Module):
             self.add_module(str(i), m)
 
 
-def _at(modules: OrderedDict, index: int) -> Module:
+def _check_index(owner: Module, index: Any) -> None:
+    if not isinstance(index, (int, np.integer)):
+        raise TypeError(f"{type(owner).__name__}: index must be an int or a slice, "
+                        f"got {type(index).__name__}")
+
+
+def _at(owner: Module, index: int) -> Module:
+    _check_index(owner, index)
+    modules = owner._modules
     n = len(modules)
     if not -n <= index < n:
         raise IndexError(f"index {index} is out of range for a container of {n} modules")
@@ -463,6 +476,14 @@ def _check_int(owner: str, name: str, value: Any, minimum: int = 0) -> int:
         return int(value)
     what = "non-negative" if minimum <= 0 else "positive"
     raise ValueError(f"{owner}: {name} must be a {what} integer, got {value!r}")
+
+
+def _check_number(owner: str, name: str, value: Any, what: str = "a number") -> float:
+    """value unchanged if it is a real number (not a bool), else a TypeError naming
+    owner, argument and value. Construction time only."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"{owner}: {name} must be {what}, got {value!r}")
 
 
 def _check_pair(owner: str, name: str, value: Any, minimum: int = 0) -> tuple[int, int]:

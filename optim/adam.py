@@ -43,7 +43,7 @@ class Adam(Optimizer):
     ) -> None:
         defaults = dict(
             lr=lr,
-            betas=tuple(betas),
+            betas=tuple(betas) if isinstance(betas, (tuple, list)) else betas,
             eps=eps,
             weight_decay=weight_decay,
             amsgrad=amsgrad,
@@ -52,6 +52,8 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group: dict[str, Any]) -> None:
+        self._check_numbers(group, "lr", "eps", "weight_decay")
+        self._check_betas(group)
         for name in ("lr", "eps", "weight_decay"):
             if group[name] < 0:
                 raise ValueError(f"Invalid {name} value: {group[name]}")

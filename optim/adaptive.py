@@ -12,7 +12,8 @@ from .optimizer import Optimizer, lerp_, sqrt_array
 __all__ = ["Adagrad", "Adadelta", "RMSprop"]
 
 
-def _check_nonnegative(group: dict[str, Any], *names: str) -> None:
+def _check_nonnegative(opt: Optimizer, group: dict[str, Any], *names: str) -> None:
+    opt._check_numbers(group, *names)
     for name in names:
         if group[name] < 0:
             raise ValueError(f"Invalid {name} value: {group[name]}")
@@ -50,7 +51,7 @@ class Adagrad(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         _check_nonnegative(
-            group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"
+            self, group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"
         )
 
     def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +99,8 @@ class Adadelta(Optimizer):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
 
     def _validate(self, group: dict[str, Any]) -> None:
-        _check_nonnegative(group, "lr", "eps", "weight_decay")
+        _check_nonnegative(self, group, "lr", "eps", "weight_decay")
+        self._check_numbers(group, "rho")
         if not 0.0 <= group["rho"] <= 1.0:
             raise ValueError(f"Invalid rho value: {group['rho']}")
 
@@ -163,7 +165,7 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group: dict[str, Any]) -> None:
-        _check_nonnegative(group, "lr", "alpha", "eps", "weight_decay", "momentum")
+        _check_nonnegative(self, group, "lr", "alpha", "eps", "weight_decay", "momentum")
 
     def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
         state: dict[str, Any] = {"step": 0, "square_avg": np.zeros_like(param)}

@@ -16,7 +16,7 @@ import math
 import numbers
 import types
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,14 @@ def _check_gamma(owner: str, gamma: Any) -> None:
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _check_state_dict(owner: Any, state_dict: Any) -> None:
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"{type(owner).__name__}.load_state_dict: expected a dict (a scheduler "
+            f"state_dict), got {type(state_dict).__name__}"
+        )
 
 
 class LRScheduler:
@@ -106,6 +114,7 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        _check_state_dict(self, state_dict)
         self.__dict__.update(state_dict)
 
 
@@ -145,6 +154,16 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        if self._is_initial:
+            # Checked once, on the first rate (computed at construction).
+            factors = [f(self.last_epoch) for f in self.lr_lambdas]
+            for factor in factors:
+                if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+                    raise TypeError(
+                        f"LambdaLR: lr_lambda({self.last_epoch}) must return a number, "
+                        f"got {type(factor).__name__}"
+                    )
+            return [base * x for x, base in zip(factors, self.base_lrs, strict=True)]
         return [
             base * f(self.last_epoch)
             for f, base in zip(self.lr_lambdas, self.base_lrs, strict=True)
@@ -159,6 +178,7 @@ class LambdaLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        _check_state_dict(self, state_dict)
         state = dict(state_dict)
         saved = state.pop("lr_lambdas")
         self.__dict__.update(state)
@@ -422,5 +442,6 @@ class ReduceLROnPlateau(LRScheduler):
                 group["lr"] = new_lr
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        _check_state_dict(self, state_dict)
         self.__dict__.update(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)

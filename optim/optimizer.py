@@ -10,6 +10,7 @@ anomaly check, the index-based state dict -- lives here once.
 from __future__ import annotations
 
 import copy
+import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -115,6 +116,26 @@ class Optimizer:
         """The optimizer's class name, which every error message starts with."""
         return type(self).__name__
 
+    def _check_numbers(self, group: dict[str, Any], *names: str) -> None:
+        """TypeError naming the optimizer unless each group[name] is a real number.
+
+        Called from `_validate` (construction and add_param_group), before the range
+        checks compare the values, so a string or None gets a clear message.
+        """
+        for key in names:
+            value = group[key]
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{self._name()}: {key} must be a number, got {value!r}")
+
+    def _check_betas(self, group: dict[str, Any]) -> None:
+        """TypeError unless group['betas'] is a pair of real numbers."""
+        betas = group["betas"]
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(
+                isinstance(b, numbers.Real) and not isinstance(b, bool) for b in betas)):
+            raise TypeError(
+                f"{self._name()}: betas must be a pair (beta1, beta2), got {betas!r}"
+            )
+
     # -- subclass interface ------------------------------------------------------
 
     def _validate(self, group: dict[str, Any]) -> None:
@@ -205,6 +226,10 @@ class Optimizer:
         """Update every parameter that has a gradient; return closure() if given."""
         loss = None
         if closure is not None:
+            if not callable(closure):
+                raise TypeError(
+                    f"{self._name()}.step: closure must be callable, got {type(closure).__name__}"
+                )
             with enable_grad():
                 loss = closure()
         if is_anomaly_enabled():

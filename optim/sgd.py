@@ -58,6 +58,7 @@ class SGD(Optimizer):
         self.fused = use_blas(fused, "SGD")
 
     def _validate(self, group: dict[str, Any]) -> None:
+        self._check_numbers(group, "lr", "momentum", "dampening", "weight_decay")
         if group["lr"] < 0:
             raise ValueError(f"Invalid learning rate: {group['lr']}")
         if group["momentum"] < 0:

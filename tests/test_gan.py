@@ -457,3 +457,10 @@ def test_gan_batches_and_counts_are_checked():
                                          r"got -1"):
         gan.sample(-1)
     assert gan.sample(0).shape == (0, 2)
+
+
+def test_gradient_penalty_with_mismatched_real_and_fake_is_a_value_error():
+    D = Discriminator(2)
+    with pytest.raises(ValueError, match=r"gradient_penalty: real of shape \(4, 2\) and fake "
+                                         r"of shape \(3, 2\) must have the same shape"):
+        gradient_penalty(D, np.ones((4, 2)), np.ones((3, 2)))

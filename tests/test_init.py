@@ -102,3 +102,18 @@ def test_zero_element_init_is_a_no_op_with_a_warning(fn):
     w = np.empty((3, 0), np.float32)
     with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
         assert fn(w) is w
+
+
+# -- wrongly typed arguments ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", [
+    init.uniform_, init.normal_, init.xavier_uniform_, init.xavier_normal_,
+    init.kaiming_uniform_, init.kaiming_normal_, init.orthogonal_,
+])
+def test_random_initialisers_reject_an_integer_tensor(fn):
+    t = ag.tensor(np.ones((3, 3), int))
+    with pytest.raises(TypeError, match=rf"^{fn.__name__}: the tensor must be floating point, "
+                                        r"got int64$"):
+        fn(t)
+    assert (t.data == 1).all()

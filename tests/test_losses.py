@@ -596,3 +596,21 @@ def test_conv_transpose2d_bias_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"conv_transpose2d: bias must have shape \(2,\) "
                                          r".*\(1, 2, 3, 3\).*got \(3,\)"):
         F.conv_transpose2d(ag.randn(1, 1, 4, 4), ag.randn(1, 2, 3, 3), ag.randn(3))
+
+
+# -- wrongly typed arguments ----------------------------------------------------------
+
+
+def test_huber_loss_with_a_string_delta_is_a_type_error():
+    a = ag.tensor(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match=r"huber_loss: delta must be a positive number, got 'a'"):
+        F.huber_loss(a, a, delta="a")
+
+
+def test_smooth_l1_loss_with_a_string_beta_is_a_type_error():
+    a = ag.tensor(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match=r"smooth_l1_loss: beta must be a non-negative number, "
+                                        r"got 'a'"):
+        F.smooth_l1_loss(a, a, beta="a")
+    with pytest.raises(ValueError, match=r"smooth_l1_loss: beta must be non-negative, got -1"):
+        F.smooth_l1_loss(a, a, beta=-1)

@@ -278,3 +278,33 @@ def test_plateau_bad_settings():
         S.ReduceLROnPlateau(_opt(), patience=-1)
     with pytest.raises(ValueError, match=r"^ReduceLROnPlateau: factor must be >= 0, got -0.1"):
         S.ReduceLROnPlateau(_opt(), factor=-0.1)
+
+
+# -- wrongly typed arguments ----------------------------------------------------------
+
+
+def _typed_opt():
+    return optim.SGD([ag.tensor(np.ones(2, np.float32), requires_grad=True)], lr=0.1)
+
+
+@pytest.mark.parametrize("make", [
+    lambda o: S.StepLR(o, 2),
+    lambda o: S.LambdaLR(o, lambda e: 1.0),
+    lambda o: S.ReduceLROnPlateau(o),
+])
+def test_load_state_dict_of_a_non_dict_is_a_type_error_naming_the_scheduler(make):
+    sched = make(_typed_opt())
+    name = type(sched).__name__
+    with pytest.raises(TypeError, match=rf"{name}.load_state_dict: expected a dict.*got int"):
+        sched.load_state_dict(3)
+
+
+def test_lr_lambda_returning_a_non_number_is_a_type_error_at_construction():
+    with pytest.raises(TypeError, match=r"LambdaLR: lr_lambda\(0\) must return a number, got str"):
+        S.LambdaLR(_typed_opt(), lambda e: "x")
+
+
+def test_lr_lambda_returning_numpy_numbers_is_accepted():
+    sched = S.LambdaLR(_typed_opt(), lambda e: np.float64(0.5) ** e)
+    sched.step()
+    assert sched.get_last_lr() == pytest.approx([0.05])

@@ -518,3 +518,36 @@ def test_conv_padding_same_and_valid():
     assert same.padding == (2, 2)
     assert same(np.ones((1, 1, 7, 6), np.float32)).shape == (1, 2, 7, 6)
     assert nn.Conv2d(1, 2, 3, padding="valid").padding == (0, 0)
+
+
+# -- wrongly typed arguments ----------------------------------------------------------
+
+
+def test_dropout_with_a_string_p_is_a_type_error():
+    with pytest.raises(TypeError, match=r"Dropout: p must be a number in \[0, 1\], got '0.5'"):
+        nn.Dropout("0.5")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: nn.LeakyReLU("a"), r"LeakyReLU: negative_slope must be a number, got 'a'"),
+    (lambda: nn.ELU("a"), r"ELU: alpha must be a number, got 'a'"),
+    (lambda: nn.CELU(None), r"CELU: alpha must be a number, got None"),
+    (lambda: nn.Softplus(beta="a"), r"Softplus: beta must be a number, got 'a'"),
+    (lambda: nn.Softplus(threshold="a"), r"Softplus: threshold must be a number, got 'a'"),
+    (lambda: nn.Hardtanh("a"), r"Hardtanh: min_val must be a number, got 'a'"),
+    (lambda: nn.Hardtanh(max_val="a"), r"Hardtanh: max_val must be a number, got 'a'"),
+    (lambda: nn.RReLU("a"), r"RReLU: lower must be a number, got 'a'"),
+    (lambda: nn.RReLU(upper="a"), r"RReLU: upper must be a number, got 'a'"),
+    (lambda: nn.PReLU(init="a"), r"PReLU: init must be a number, got 'a'"),
+])
+def test_activation_with_a_non_numeric_parameter_is_a_type_error_at_construction(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
+def test_activation_parameters_pytorch_accepts_still_work():
+    x = ag.tensor(np.array([-1.0, 2.0], np.float32))
+    nn.ELU(-0.5)(x)
+    nn.LeakyReLU(np.float32(0.2))(x)
+    nn.Softplus(beta=2, threshold=10)(x)
+    nn.Hardtanh(-2, 2)(x)

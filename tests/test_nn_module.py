@@ -234,3 +234,35 @@ def test_to_refuses_non_float_dtypes():
     with pytest.raises(TypeError, match="Module.to: expected a floating point dtype"):
         m.to("cuda")
     assert m.weight.dtype == np.float32
+
+
+# -- wrongly typed arguments ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [nn.Sequential, nn.ModuleList])
+def test_a_string_index_is_a_type_error_naming_the_container(cls):
+    mods = [nn.Linear(2, 2), nn.Linear(2, 2)]
+    container = cls(*mods) if cls is nn.Sequential else cls(mods)
+    message = rf"{cls.__name__}: index must be an int or a slice, got str"
+    with pytest.raises(TypeError, match=message):
+        container["a"]
+
+
+def test_a_module_list_string_index_on_assignment_is_a_type_error():
+    ml = nn.ModuleList([nn.Linear(2, 2)])
+    with pytest.raises(TypeError, match=r"ModuleList: index must be an int or a slice, got str"):
+        ml["0"] = nn.Linear(2, 2)
+
+
+def test_numpy_int_index_still_works():
+    seq = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    assert isinstance(seq[np.int64(1)], nn.ReLU)
+
+
+def test_train_with_a_non_bool_mode_is_a_value_error_like_pytorch():
+    m = nn.Linear(2, 3)
+    with pytest.raises(ValueError, match=r"train: mode must be a bool, got 'no'"):
+        m.train("no")
+    assert m.training
+    m.train(np.bool_(False))
+    assert not m.training

@@ -603,3 +603,56 @@ def test_load_state_dict_rejects_a_non_dict():
         opt.load_state_dict([1, 2])
     with pytest.raises(ValueError, match=r"^SGD.load_state_dict: the dict has no 'state'"):
         opt.load_state_dict({"weight": np.ones(1)})
+
+
+# -- wrongly typed hyperparameters: a TypeError naming the optimizer and the value ---------
+
+
+def _typed_params():
+    return [ag.tensor(np.ones(3, np.float32), requires_grad=True)]
+
+
+@pytest.mark.parametrize("cls, key", [
+    (optim.SGD, "lr"), (optim.SGD, "momentum"), (optim.SGD, "weight_decay"),
+    (optim.SGD, "dampening"), (optim.Adam, "lr"), (optim.Adam, "eps"),
+    (optim.AdamW, "weight_decay"), (optim.Adagrad, "lr_decay"),
+    (optim.Adagrad, "initial_accumulator_value"), (optim.Adadelta, "rho"),
+    (optim.RMSprop, "alpha"), (optim.RMSprop, "momentum"),
+])
+def test_a_non_numeric_hyperparameter_is_a_type_error_naming_the_optimizer(cls, key):
+    with pytest.raises(TypeError, match=rf"^{cls.__name__}: {key} must be a number, got '0.1'$"):
+        cls(_typed_params(), **{key: "0.1"})
+
+
+def test_lr_none_is_a_type_error():
+    with pytest.raises(TypeError, match=r"SGD: lr must be a number, got None"):
+        optim.SGD(_typed_params(), lr=None)
+
+
+def test_a_non_numeric_hyperparameter_in_a_param_group_is_a_type_error():
+    opt = optim.SGD(_typed_params(), lr=0.1)
+    with pytest.raises(TypeError, match=r"SGD: momentum must be a number, got 'x'"):
+        opt.add_param_group({"params": _typed_params(), "momentum": "x"})
+
+
+@pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
+@pytest.mark.parametrize("betas", [0.9, (0.9, 0.99, 0.9), (0.9,), ("a", 0.9)])
+def test_betas_that_are_not_a_pair_of_numbers_are_a_type_error(cls, betas):
+    with pytest.raises(TypeError, match=rf"{cls.__name__}: betas must be a pair \(beta1, beta2\)"):
+        cls(_typed_params(), betas=betas)
+
+
+def test_betas_out_of_range_keep_their_message():
+    with pytest.raises(ValueError, match=r"Invalid betas: \(1.0, 0.9\)"):
+        optim.Adam(_typed_params(), betas=(1.0, 0.9))
+
+
+def test_numpy_hyperparameters_are_accepted():
+    optim.SGD(_typed_params(), lr=np.float32(0.1), momentum=np.float64(0.9))
+    optim.Adam(_typed_params(), betas=[np.float64(0.9), 0.99])
+
+
+def test_a_non_callable_closure_is_a_type_error_naming_the_step():
+    opt = optim.SGD(_typed_params(), lr=0.1)
+    with pytest.raises(TypeError, match=r"SGD.step: closure must be callable, got int"):
+        opt.step(3)

@@ -32,7 +32,10 @@ def dot(a, b):
 
 def split(x, indices_or_sections, axis: int = 0) -> list:
     """numpy's split: an int is a number of equal sections, a list gives split points."""
-    n = np.shape(x)[axis]
+    shape = tuple(np.shape(x))
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"split: axis {axis} is out of range for an input of shape {shape}")
+    n = shape[axis]
     if np.ndim(indices_or_sections) == 0:  # a Python or numpy integer, as numpy takes it
         indices_or_sections = operator.index(indices_or_sections)
         if indices_or_sections <= 0 or n % indices_or_sections:

@@ -177,13 +177,22 @@ def _stack_grad(xp, g, ans, inputs, needs, axis=0):
     return [g[(slice(None),) * ax + (i,)] if need else None for i, need in enumerate(needs)]
 
 
+def _sequence(name: str, tensors) -> None:
+    """A Tensor or array is iterable, so numpy would join its rows: not what was meant."""
+    if hasattr(tensors, "shape"):
+        raise TypeError(f"{name}: expects a sequence of tensors, such as [a, b], got one "
+                        f"of shape {shape_str(tensors.shape)}")
+
+
 def concatenate(tensors, axis: int = 0):
     """Join tensors along an existing axis (numpy's concatenate)."""
+    _sequence("concatenate", tensors)
     return _CONCAT(*tensors, axis=axis)
 
 
 def stack(tensors, axis: int = 0):
     """Join tensors along a new axis (numpy's stack)."""
+    _sequence("stack", tensors)
     return _STACK(*tensors, axis=axis)
 
 

@@ -81,6 +81,12 @@ def _check_broadcasts(name: str, what: str, weight: Any, input: Any) -> None:
                          f"shape {xs}")
 
 
+def _check_positive_number(name: str, what: str, value: Any, kind: str = "positive") -> None:
+    # Before the range check compares it, so a string gets a clear TypeError.
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: {what} must be a {kind} number, got {value!r}")
+
+
 def _constant_like(x: Any, input: Any) -> Any:
     """x as an array of the input's float dtype, unless x is a Tensor that requires grad."""
     if isinstance(x, Tensor) and x.requires_grad:
@@ -108,6 +114,7 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """d^2 / 2 where |d| < delta, else delta (|d| - delta / 2), with d = input - target."""
     _check_reduction("huber_loss", reduction)
+    _check_positive_number("huber_loss", "delta", delta)
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     d = ag.subtract(input, _target_like("huber_loss", input, target))
@@ -118,6 +125,9 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
 def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """huber_loss / beta: d^2 / (2 beta) where |d| < beta, else |d| - beta / 2."""
     _check_reduction("smooth_l1_loss", reduction)
+    _check_positive_number("smooth_l1_loss", "beta", beta, "non-negative")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     if beta == 0:
         return l1_loss(input, target, reduction)
     return huber_loss(input, target, reduction, delta=beta) / beta

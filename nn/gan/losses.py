@@ -128,6 +128,9 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Any, fake: Any,
     is differentiable w.r.t. the critic's parameters through every layer.
     """
     real, fake = _array(real), _array(fake)
+    if real.shape != fake.shape:
+        raise ValueError(f"gradient_penalty: real of shape {real.shape} and fake of shape "
+                         f"{fake.shape} must have the same shape")
     n = real.shape[0]
     if eps is None:
         eps = ag.rand(n, *([1] * (real.ndim - 1)), dtype=real.dtype).data
