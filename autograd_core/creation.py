@@ -55,8 +55,15 @@ def ones(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tenso
     return _leaf(np.ones(_shape(shape, "ones"), dtype), requires_grad)
 
 
-def full(shape, fill_value, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.full(_shape((shape,), "full"), fill_value, dtype), requires_grad)
+def full(shape, v: Any = None, dtype=DEFAULT_DTYPE, requires_grad: bool = False, *,
+         fill_value: Any = None) -> Tensor:
+    """A tensor of `shape` filled with `v` (API.md's name); numpy's and PyTorch's
+    keyword `fill_value=` is taken too."""
+    if (v is None) == (fill_value is None):
+        raise TypeError("full: give the fill value once, as full(shape, v) or "
+                        "full(shape, fill_value=v)")
+    value = v if fill_value is None else fill_value
+    return _leaf(np.full(_shape((shape,), "full"), value, dtype), requires_grad)
 
 
 def zeros_like(t: Any, dtype=None, requires_grad: bool = False) -> Tensor:

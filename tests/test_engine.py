@@ -273,6 +273,13 @@ def test_comparisons_of_mismatched_shapes_name_the_op_and_shapes(compare):
         compare(a, b)
 
 
+def test_full_takes_its_value_as_api_md_names_it_and_as_numpy_does():
+    for t in (ag.full((2,), 3.0), ag.full((2,), v=3.0), ag.full((2,), fill_value=3.0)):
+        assert t.tolist() == [3.0, 3.0] and t.dtype == np.float32
+    with pytest.raises(TypeError, match="give the fill value once"):
+        ag.full((2,), 1.0, fill_value=2.0)
+
+
 def test_casting_to_integers_or_bools_leaves_the_graph():
     x = ag.tensor([1.5, -2.0], requires_grad=True)
     for dtype in (np.int64, np.int32, bool):
