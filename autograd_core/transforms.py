@@ -13,6 +13,7 @@ cotangent v is J v. Two reverse passes, exact, and no rule written twice.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -91,7 +92,12 @@ def _differentiable_args(args: Sequence[Any], idx: tuple[int, ...]) -> tuple[boo
 
 
 def _argnums(argnums: int | Sequence[int]) -> tuple[int, ...]:
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    try:
+        idx = (operator.index(argnums),) if np.ndim(argnums) == 0 else \
+            tuple(operator.index(i) for i in argnums)
+    except TypeError:
+        raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}") from None
+    return idx
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -107,7 +113,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             raise TypeError(f"grad: f must return a one-element Tensor, got {shape}")
         grads = _zeros_for(gradients(out, inputs, retain_graph=create, create_graph=create,
                                      allow_unused=True), inputs)
-        return out, grads[0] if isinstance(argnums, int) else grads
+        return out, grads[0] if np.ndim(argnums) == 0 else grads
 
     return wrapper
 
@@ -206,7 +212,7 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         out = _call(f, args)
         outs = [out] if isinstance(out, Tensor) else list(out)
         result = tuple(_jacobian_of(o, inputs, create) for o in outs)
-        result = tuple(r[0] if isinstance(argnums, int) else r for r in result)
+        result = tuple(r[0] if np.ndim(argnums) == 0 else r for r in result)
         return result[0] if isinstance(out, Tensor) else result
 
     return wrapper

@@ -115,6 +115,13 @@ TABLE = [
      r"^register_hook: the hook must be callable, got int"),
     ("backward gradient of text", lambda: (t(2) * 2).backward(gradient="ab"), TypeError,
      r"^backward: gradient must be a Tensor or an array of numbers, got str"),
+    ("argnums of text", lambda: ag.grad(lambda x: x.sum(), argnums="x")(np.ones(2)),
+     TypeError, r"^argnums must be an int or a tuple of ints, got 'x'"),
+    ("negative seed", lambda: ag.manual_seed(-1), ValueError,
+     r"^manual_seed: the seed must be a non-negative integer, got -1"),
+    ("pad widths per axis", lambda: ag.pad(t(2, 3), ((1, 1),) * 3), ValueError,
+     r"^pad: pad_width must be \(before, after\) pairs of non-negative ints, one per axis "
+     r"\(or one for all\), got \(\(1, 1\), \(1, 1\), \(1, 1\)\) \(input shapes \(2, 3\)\)"),
     ("jvp tangent shape", lambda: ag.jvp(ag.exp, (np.ones(3),), (np.ones(4),)), ValueError,
      r"^jvp: tangent 0 has shape \(4,\) but primal 0 has shape \(3,\)"),
     ("jvp without tuples", lambda: ag.jvp(ag.exp, np.ones(3), np.ones(3)), TypeError,

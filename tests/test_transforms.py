@@ -162,3 +162,9 @@ def test_gradients_computes_only_what_leads_to_the_inputs():
     (gw,) = ag.gradients(y, w)
     np.testing.assert_allclose(gw.data, [6.0, 8.0])
     assert calls == [1]
+
+
+def test_a_numpy_integer_argnums_gives_a_bare_result_as_an_int_does():
+    f = lambda a, b: (a * b).sum()  # noqa: E731
+    g = ag.grad(f, argnums=np.int64(1))(np.ones(2), np.full(2, 3.0))
+    assert isinstance(g, ag.Tensor) and g.tolist() == [1.0, 1.0]

@@ -205,6 +205,12 @@ _STACK = defop("stack", _stack, vjp=_stack_grad, nin=-1, linear=True,
 
 
 def _pad(x, pad_width, constant_values=0):
+    widths = np.asarray(pad_width)
+    if widths.dtype.kind not in "iu" or widths.size and widths.min() < 0 or \
+            widths.ndim > 2 or widths.shape[-1:] not in ((), (1,), (2,)) or \
+            widths.ndim == 2 and len(widths) not in (1, np.ndim(x)):
+        raise ValueError(f"pad: pad_width must be (before, after) pairs of non-negative "
+                         f"ints, one per axis (or one for all), got {pad_width!r}")
     return np.pad(x, pad_width, constant_values=constant_values)
 
 
