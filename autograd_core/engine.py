@@ -17,7 +17,7 @@ import numpy as np
 
 from .grad_mode import STATE, enable_grad
 from .registry import NP, T
-from .tensor import Node, Tensor, _make
+from .tensor import Node, Tensor, _make, without_underflow
 
 _by_seq = attrgetter("seq")
 
@@ -187,7 +187,7 @@ def _run(order, leaf_grads, given, xp, retain, create, inputs, observer, accumul
             try:
                 grads = op.vjp(xp, g, ans, inputs_now, needs, **(kw or {}))
             except FloatingPointError as err:
-                grads = _without_underflow(err, op.vjp, xp, g, ans, inputs_now, needs,
+                grads = without_underflow(err, op.vjp, xp, g, ans, inputs_now, needs,
                                            **(kw or {}))
         i = -1
         for p in parents:
@@ -204,7 +204,7 @@ def _run(order, leaf_grads, given, xp, retain, create, inputs, observer, accumul
                 else:
                     gi = vjps[i](xp, g, ans, *inputs_now, **kw)
             except FloatingPointError as err:  # only rules raise it; op.vjps are pure
-                gi = _without_underflow(err, op.vjps[i], xp, g, ans, *inputs_now, **(kw or {}))
+                gi = without_underflow(err, op.vjps[i], xp, g, ans, *inputs_now, **(kw or {}))
             a = args[i]
             own = fresh
             if gi.shape != a.shape:
@@ -251,16 +251,6 @@ def _prune(order: list[Node], inputs: Sequence[Tensor]) -> dict[int, tuple]:
         if any(follow):
             leads.add(id(node))
     return masks
-
-
-def _without_underflow(err: FloatingPointError, rule, *args, **kw):
-    """A rule's result when err was only underflow (see tensor._forward_failed): run
-    again with underflow ignored. The rules that may overwrite g (relu's) multiply by
-    0 or 1, which never underflows, so g is intact here."""
-    if "underflow" not in str(err):
-        raise err
-    with np.errstate(under="ignore"):
-        return rule(*args, **kw)
 
 
 def _wanted(inputs):

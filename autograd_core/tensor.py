@@ -94,21 +94,28 @@ def _op_error(op, arrays, err: Exception) -> Exception:
     return RuntimeError(msg)
 
 
-def _forward_failed(op, arrays, kw, err: Exception):
-    """The forward's result when err was only underflow; else err, naming the op.
+def without_underflow(err: Exception, fn: Callable, *args: Any, **kw: Any) -> Any:
+    """fn(*args, **kw) run again with underflow ignored if err was only underflow; else
+    err raised again. The one place the engine forgives underflow.
 
     Underflow is no error here: the stable forms underflow by design (exp(-|x|) at
-    |x| = 1e4 is 0, the exact float answer). Under np.seterr(under="raise") such an
-    op runs again with underflow ignored; overflow, division by zero and invalid
-    values still raise as asked. Forwards write only their own arrays, so a second
-    run is safe."""
-    if isinstance(err, FloatingPointError) and "underflow" in str(err):
-        with np.errstate(under="ignore"):
-            try:
-                return op.forward(*arrays, **(kw or {}))
-            except Exception as again:
-                err = again
-    raise _op_error(op, arrays, err) from None
+    |x| = 1e4 is 0, the exact float answer). Under np.seterr(under="raise") an op's
+    forward or rule that underflows runs again; overflow, division by zero and
+    invalid values still raise as asked. A second run is safe: forwards write only
+    their own arrays, and the rules that may overwrite g (relu's) multiply by 0 or 1,
+    which never underflows."""
+    if not (isinstance(err, FloatingPointError) and "underflow" in str(err)):
+        raise err
+    with np.errstate(under="ignore"):
+        return fn(*args, **kw)
+
+
+def _forward_failed(op, arrays, kw, err: Exception):
+    """The forward's result when err was only underflow; else the error, naming the op."""
+    try:
+        return without_underflow(err, op.forward, *arrays, **(kw or {}))
+    except Exception as again:
+        raise _op_error(op, arrays, again) from None
 
 
 _F64 = np.dtype(np.float64)

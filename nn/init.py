@@ -65,8 +65,10 @@ def _fan(tensor: Any, mode: str) -> int:
 
 
 def _no_op(tensor: Any, name: str) -> bool:
-    """True, with PyTorch's warning, for a zero-element tensor (a zero-size layer):
-    there is nothing to fill and the fans would divide by zero."""
+    """Checks the tensor is floating point (see _check_float); True, with PyTorch's
+    warning, for a zero-element one (a zero-size layer): there is nothing to fill and
+    the fans would divide by zero."""
+    _check_float(tensor, name)
     if np.size(tensor) == 0:
         warnings.warn(f"{name}: initializing zero-element tensors is a no-op", stacklevel=3)
         return True
@@ -121,7 +123,6 @@ def ones_(tensor: Tensor) -> Tensor:
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
-    _check_float(tensor, "xavier_uniform_")
     if _no_op(tensor, "xavier_uniform_"):
         return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -131,7 +132,6 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
-    _check_float(tensor, "xavier_normal_")
     if _no_op(tensor, "xavier_normal_"):
         return tensor
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -142,7 +142,6 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu") -> Tensor:
     """U(-b, b) with b = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a)
     (He et al. 2015). a = sqrt(5) gives PyTorch's Linear/Conv default 1/sqrt(fan_in)."""
-    _check_float(tensor, "kaiming_uniform_")
     if _no_op(tensor, "kaiming_uniform_"):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
@@ -153,7 +152,6 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
     """N(0, std^2) with std = gain / sqrt(fan)."""
-    _check_float(tensor, "kaiming_normal_")
     if _no_op(tensor, "kaiming_normal_"):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))

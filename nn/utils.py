@@ -35,13 +35,15 @@ def _with_grads(fn: str, parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return params
 
 
-def _number(fn: str, name: str, value: float, what: str = "a non-negative number") -> float:
-    """float(value) if it is >= 0 (> 0 when what says positive), else a ValueError."""
+def _number(fn: str, name: str, value: float, positive: bool = False) -> float:
+    """float(value) if it is >= 0 (> 0 if positive; inf and 'inf' count), else a
+    ValueError naming fn and the argument."""
     try:
         x = float(value)
     except (TypeError, ValueError):
         x = math.nan
-    if not (x > 0 or x == 0 and "positive" not in what):
+    if not (x > 0 or x == 0 and not positive):
+        what = "a positive number or inf" if positive else "a non-negative number"
         raise ValueError(f"{fn}: {name} must be {what}, got {value!r}")
     return x
 
@@ -55,7 +57,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     Returns total, the norm before clipping.
     """
     max_norm = _number("clip_grad_norm_", "max_norm", max_norm)
-    norm_type = _number("clip_grad_norm_", "norm_type", norm_type, "a positive number or inf")
+    norm_type = _number("clip_grad_norm_", "norm_type", norm_type, positive=True)
     params = _with_grads("clip_grad_norm_", parameters)
     if not params:
         return 0.0

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from autograd_core.tensor import Tensor
+
 from .optimizer import Optimizer
 
 __all__ = [
@@ -34,10 +36,20 @@ __all__ = [
 ]
 
 
+def _is_number(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _check_optimizer(owner: str, optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{owner}: optimizer must be an Optimizer, "
+                        f"got {type(optimizer).__name__}")
+
+
 def _check_gamma(owner: str, gamma: Any) -> None:
     # gamma = 0 (drop the rate to zero) is unusual but legitimate; a negative or
     # non-finite gamma would flip or blow up the rate.
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
+    if not _is_number(gamma):
         raise TypeError(f"{owner}: gamma must be a number, got {type(gamma).__name__}")
     if not (math.isfinite(gamma) and gamma >= 0):
         raise ValueError(f"{owner}: gamma must be a finite number >= 0, got {gamma!r}")
@@ -61,11 +73,7 @@ class LRScheduler:
     _is_initial: bool = False
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"{type(self).__name__}: optimizer must be an Optimizer, "
-                f"got {type(optimizer).__name__}"
-            )
+        _check_optimizer(type(self).__name__, optimizer)
         if not (_is_int(last_epoch) and last_epoch >= -1):
             raise ValueError(
                 f"{type(self).__name__}: last_epoch must be an integer >= -1, got {last_epoch!r}"
@@ -127,10 +135,7 @@ class LambdaLR(LRScheduler):
         lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
         last_epoch: int = -1,
     ) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"LambdaLR: optimizer must be an Optimizer, got {type(optimizer).__name__}"
-            )
+        _check_optimizer("LambdaLR", optimizer)  # before its param_groups are read
         n = len(optimizer.param_groups)
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:
@@ -154,20 +159,15 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        if self._is_initial:
-            # Checked once, on the first rate (computed at construction).
-            factors = [f(self.last_epoch) for f in self.lr_lambdas]
+        factors = [f(self.last_epoch) for f in self.lr_lambdas]
+        if self._is_initial:  # checked once, on the first rate (computed at construction)
             for factor in factors:
-                if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+                if not _is_number(factor):
                     raise TypeError(
                         f"LambdaLR: lr_lambda({self.last_epoch}) must return a number, "
                         f"got {type(factor).__name__}"
                     )
-            return [base * x for x, base in zip(factors, self.base_lrs, strict=True)]
-        return [
-            base * f(self.last_epoch)
-            for f, base in zip(self.lr_lambdas, self.base_lrs, strict=True)
-        ]
+        return [base * x for x, base in zip(factors, self.base_lrs, strict=True)]
 
     def state_dict(self) -> dict[str, Any]:
         # Plain functions are not saved; a callable object's attributes are.
@@ -268,7 +268,7 @@ class CosineAnnealingLR(LRScheduler):
     ) -> None:
         if not (_is_int(T_max) and T_max > 0):
             raise ValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max!r}")
-        if isinstance(eta_min, bool) or not isinstance(eta_min, numbers.Real):
+        if not _is_number(eta_min):
             raise TypeError(
                 f"CosineAnnealingLR: eta_min must be a number, got {type(eta_min).__name__}"
             )
@@ -296,29 +296,20 @@ class CosineAnnealingLR(LRScheduler):
 
 
 def _one_number(metrics: Any) -> float:
-    """metrics as a Python float, or a ValueError naming what was passed instead."""
-    if isinstance(metrics, numbers.Real):
-        return float(metrics)
-    # A Tensor's array (an ndarray's own .data is a memoryview, so test for ndarray).
-    data = metrics if isinstance(metrics, np.ndarray) else getattr(metrics, "data", metrics)
-    shape = getattr(data, "shape", None)
-    if shape is not None:
-        if math.prod(shape) != 1:
-            raise ValueError(
-                f"ReduceLROnPlateau.step: metrics must be one number, got shape {tuple(shape)}"
-            )
-        try:
-            return float(data.reshape(()) if hasattr(data, "reshape") else data)
-        except (TypeError, ValueError):
-            pass
-    elif isinstance(metrics, (list, tuple)):
-        raise ValueError(
-            f"ReduceLROnPlateau.step: metrics must be one number, got a "
-            f"{type(metrics).__name__} of {len(metrics)}"
-        )
-    raise TypeError(
-        f"ReduceLROnPlateau.step: metrics must be one number, got {type(metrics).__name__}"
-    )
+    """metrics (a number, or a one-element array or Tensor) as a Python float."""
+    data = metrics.data if isinstance(metrics, Tensor) else metrics
+    try:
+        if isinstance(data, (str, bytes)):  # np.asarray would parse "0.5"
+            raise TypeError
+        values = np.asarray(data, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"ReduceLROnPlateau.step: metrics must be one number, "
+                        f"got {type(metrics).__name__}") from None
+    if values.size != 1:
+        got = (f"a {type(metrics).__name__} of {values.size}"
+               if isinstance(metrics, (list, tuple)) else f"shape {values.shape}")
+        raise ValueError(f"ReduceLROnPlateau.step: metrics must be one number, got {got}")
+    return float(values.reshape(()))
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -345,12 +336,8 @@ class ReduceLROnPlateau(LRScheduler):
         eps: float = 1e-8,
     ) -> None:
         # Not LRScheduler.__init__: there is no initial step and no initial_lr.
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                "ReduceLROnPlateau: optimizer must be an Optimizer, "
-                f"got {type(optimizer).__name__}"
-            )
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+        _check_optimizer("ReduceLROnPlateau", optimizer)
+        if not _is_number(factor):
             raise TypeError(f"ReduceLROnPlateau: factor must be a number, got {factor!r}")
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: Factor should be < 1.0, got {factor!r}")

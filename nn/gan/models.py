@@ -58,8 +58,12 @@ def _make(factory: Factory, what: str) -> Module:
     return module
 
 
+def _is_width(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+
 def _check_width(owner: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if not _is_width(value):
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -70,7 +74,7 @@ def _check_hidden(owner: str, hidden: Any) -> list[int]:
                         f"got {hidden!r}")
     hidden = list(hidden)
     for width in hidden:
-        if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < 1:
+        if not _is_width(width):
             raise ValueError(f"{owner}: hidden must hold positive integer layer widths, "
                              f"got {width!r} in {hidden!r}")
     return [int(w) for w in hidden]
