@@ -122,12 +122,29 @@ _F64 = np.dtype(np.float64)
 
 
 def _default_float(out: ndarray, arrays, kw) -> ndarray:
-    """A float64 result only where float64 was asked for (a float64 input, or a
-    dtype= parameter): from Python floats and integers numpy makes float64, where
-    the default float dtype (and PyTorch's) is float32."""
-    if kw and "dtype" in kw or any(isinstance(a, (ndarray, np.generic))
-                                   and a.dtype.type is np.float64 for a in arrays):
-        return out  # .type: a big-endian float64 input counts too
+    """A float64 result only where float64 was asked for (a float64 array input, or
+    a dtype= parameter): from Python floats and integers numpy makes float64, where
+    the default float dtype (and PyTorch's) is float32. Beside an array, a numpy
+    scalar counts as the Python number it is (PyTorch's wrapped numbers): a float32
+    tensor times np.float64(2) stays float32. Alone, it is a float64 input, as
+    ag.tensor(np.float64(2)) is."""
+    if kw and "dtype" in kw:
+        return out
+    array = scalar64 = False
+    for a in arrays:
+        if isinstance(a, ndarray):
+            if a.dtype.type is np.float64:  # .type: a big-endian float64 input counts too
+                return out
+            array = True
+        elif isinstance(a, np.generic) and a.dtype.type is np.float64:
+            scalar64 = True
+    if scalar64:
+        if not array:
+            return out
+        weak = np.result_type(*(a.item() if isinstance(a, np.generic) else a
+                                for a in arrays if a is not None))
+        if weak != _F64:  # a float16 tensor times np.float64(2) stays float16
+            return out.astype(weak)
     return out.astype(np.float32)
 
 

@@ -264,6 +264,21 @@ def test_python_numbers_lists_and_integers_compute_in_float32():
         assert out.dtype == np.float64, out
 
 
+def test_numpy_scalars_beside_a_tensor_promote_like_python_numbers():
+    # PyTorch's wrapped numbers: np.float64(2) is a Python float, not a float64 array
+    f32, ints, f16 = ag.ones(2), ag.tensor([1, 2]), ag.ones(2, dtype=np.float16)
+    two = np.float64(2.0)
+    for out in (f32 * two, two * f32, f32 + two, f32 ** two, ag.where(f32 > 0, f32, two),
+                ag.maximum(f32, two), ints * two, ints / np.float32(2.0)):
+        assert out.dtype == np.float32, out
+    assert (f16 * two).dtype == np.float16
+    assert (f32.double() * two).dtype == np.float64
+    assert ag.exp(two).dtype == np.float64  # alone, it is a float64 input
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    (x * two).sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [2.0, 2.0]
+
+
 @pytest.mark.parametrize("compare", [lambda a, b: a < b, lambda a, b: a == b,
                                      lambda a, b: b >= a, lambda a, b: a != b.data])
 def test_comparisons_of_mismatched_shapes_name_the_op_and_shapes(compare):
