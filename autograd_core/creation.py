@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .random import RNG
-from .tensor import Tensor, _make, to_array
+from .tensor import Tensor, _make, as_dtype, to_array
 
 DEFAULT_DTYPE = np.float32
 
@@ -48,11 +48,11 @@ def as_tensor(data: Any, dtype=None) -> Tensor:
 
 
 def zeros(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.zeros(_shape(shape, "zeros"), dtype), requires_grad)
+    return _leaf(np.zeros(_shape(shape, "zeros"), as_dtype(dtype, "zeros")), requires_grad)
 
 
 def ones(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.ones(_shape(shape, "ones"), dtype), requires_grad)
+    return _leaf(np.ones(_shape(shape, "ones"), as_dtype(dtype, "ones")), requires_grad)
 
 
 def full(shape, v: Any = None, dtype=DEFAULT_DTYPE, requires_grad: bool = False, *,
@@ -63,41 +63,43 @@ def full(shape, v: Any = None, dtype=DEFAULT_DTYPE, requires_grad: bool = False,
         raise TypeError("full: give the fill value once, as full(shape, v) or "
                         "full(shape, fill_value=v)")
     value = v if fill_value is None else fill_value
-    return _leaf(np.full(_shape((shape,), "full"), value, dtype), requires_grad)
+    return _leaf(np.full(_shape((shape,), "full"), value, as_dtype(dtype, "full")),
+                 requires_grad)
 
 
 def zeros_like(t: Any, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.zeros_like(np.asarray(t), dtype), requires_grad)
+    return _leaf(np.zeros_like(np.asarray(t), as_dtype(dtype, "zeros_like")), requires_grad)
 
 
 def ones_like(t: Any, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.ones_like(np.asarray(t), dtype), requires_grad)
+    return _leaf(np.ones_like(np.asarray(t), as_dtype(dtype, "ones_like")), requires_grad)
 
 
 def arange(*args: Any, dtype=None, requires_grad: bool = False) -> Tensor:
     """numpy's arange; floats give float32, integers int64."""
     if len(args) == 3 and args[2] == 0:
         raise ValueError("arange: step must not be 0")
-    data = np.arange(*args, dtype=dtype)
+    data = np.arange(*args, dtype=as_dtype(dtype, "arange"))
     if dtype is None and data.dtype == np.float64:
         data = data.astype(DEFAULT_DTYPE)
     return _leaf(data, requires_grad)
 
 
 def linspace(start: float, stop: float, num: int = 50, dtype=DEFAULT_DTYPE) -> Tensor:
-    return _make(np.linspace(start, stop, num, dtype=dtype), None)
+    return _make(np.linspace(start, stop, num, dtype=as_dtype(dtype, "linspace")), None)
 
 
 def eye(n: int, m: int | None = None, dtype=DEFAULT_DTYPE) -> Tensor:
     _shape((n,) if m is None else (n, m), "eye")
-    return _make(np.eye(n, m, dtype=dtype), None)
+    return _make(np.eye(n, m, dtype=as_dtype(dtype, "eye")), None)
 
 
 def randn(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """Standard normal draws from the generator `manual_seed` seeds."""
-    return _leaf(RNG.standard_normal(_shape(shape, "randn")).astype(dtype), requires_grad)
+    draws = RNG.standard_normal(_shape(shape, "randn"))
+    return _leaf(draws.astype(as_dtype(dtype, "randn")), requires_grad)
 
 
 def rand(*shape: int, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """Uniform draws on [0, 1) from the generator `manual_seed` seeds."""
-    return _leaf(RNG.random(_shape(shape, "rand")).astype(dtype), requires_grad)
+    return _leaf(RNG.random(_shape(shape, "rand")).astype(as_dtype(dtype, "rand")), requires_grad)

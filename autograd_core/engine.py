@@ -73,10 +73,16 @@ def _seed(root: Tensor, gradient: Any, create: bool):
         g = gradient if create else gradient._data
     else:
         try:
-            g = np.asarray(gradient, dtype=root._data.dtype)
+            g = np.asarray(gradient)
+            complex_to_real = g.dtype.kind == "c" and root._data.dtype.kind != "c"
+            if not complex_to_real:
+                g = g.astype(root._data.dtype, copy=False)
         except (TypeError, ValueError):
             raise TypeError(f"backward: gradient must be a Tensor or an array of numbers, "
                             f"got {type(gradient).__name__}") from None
+        if complex_to_real:
+            raise TypeError(f"backward: gradient is {g.dtype} for a {root._data.dtype} "
+                            f"output; complex values would lose their imaginary part")
     if g.shape != root.shape:
         raise ValueError(f"backward: gradient has shape {tuple(g.shape)} but the output "
                          f"has shape {root.shape}")

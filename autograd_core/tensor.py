@@ -111,11 +111,32 @@ def without_underflow(err: Exception, fn: Callable, *args: Any, **kw: Any) -> An
 
 
 def _forward_failed(op, arrays, kw, err: Exception):
-    """The forward's result when err was only underflow; else the error, naming the op."""
+    """The forward's result when err was only underflow; else the error, naming the op
+    (and the input that is no array, if one is not)."""
     try:
         return without_underflow(err, op.forward, *arrays, **(kw or {}))
     except Exception as again:
+        bad = _not_an_array(op, arrays)
+        if bad is not None:
+            raise TypeError(f"{op.name}: input {bad} must be a Tensor, an array or a number, "
+                            f"got {type(arrays[bad]).__name__}") from None
         raise _op_error(op, arrays, again) from None
+
+
+def _not_an_array(op, arrays) -> int | None:
+    """The position of the first input that is neither an array nor a number (None
+    counts only where the forward has no default for it: a bias may be None)."""
+    import inspect
+    from numbers import Number
+
+    params = list(inspect.signature(op.forward).parameters.values()) if op.nin >= 0 else []
+    for i, a in enumerate(arrays):
+        if a is None:
+            if i < len(params) and params[i].default is params[i].empty:
+                return i
+        elif not isinstance(a, (ndarray, np.generic, Number)):
+            return i
+    return None
 
 
 _F64 = np.dtype(np.float64)
@@ -268,8 +289,20 @@ def _rapply2(op, a: Tensor, b: Any) -> Tensor:
     return apply(op, (b, a), {})
 
 
+def as_dtype(dtype: Any, name: str = "tensor") -> np.dtype | None:
+    """np.dtype(dtype) (None stays None), or a TypeError naming the caller `name`."""
+    if dtype is None or isinstance(dtype, np.dtype):
+        return dtype
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name}: dtype {dtype!r} is not a numpy dtype (such as float32, "
+                        f"float64 or int64)") from None
+
+
 def to_array(data: Any, dtype=None, copy: bool = False) -> ndarray:
     """numpy array for `data`; Python floats and lists default to float32."""
+    dtype = as_dtype(dtype)
     if isinstance(data, Tensor):
         data = data._data
     if isinstance(data, ndarray):
@@ -350,6 +383,8 @@ class Tensor:
     mT = property(lambda self: OP.swapaxes(self, -1, -2))
 
     def __len__(self) -> int:
+        if not self._data.ndim:
+            raise TypeError("len() of a 0-d tensor")  # PyTorch's words
         return len(self._data)
 
     __hash__ = object.__hash__  # by identity (== is elementwise), at C speed
@@ -389,7 +424,7 @@ class Tensor:
         return _make(self._data, None)
 
     def astype(self, dtype) -> Tensor:
-        dtype = np.dtype(dtype)
+        dtype = as_dtype(dtype, "astype")
         if dtype.kind not in "fc":  # integer and bool tensors never require grad
             return _make(self._data.astype(dtype), None)
         return OP.astype(self, dtype=dtype)

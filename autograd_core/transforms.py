@@ -64,6 +64,23 @@ def _as_input(x: Any) -> Tensor:
     return tensor(arr, requires_grad=True)
 
 
+def _check_callable(name: str, f: Any) -> None:
+    """At the transform's construction, where the mistake is, not at its first call."""
+    if not callable(f):
+        raise TypeError(f"{name}: f must be a callable, got {type(f).__name__} {f!r:.60}")
+
+
+def _outputs(name: str, out: Any) -> list[Tensor]:
+    """f's result as a list of Tensors: one Tensor, or a tuple or list of them."""
+    outs = [out] if isinstance(out, Tensor) else list(out) if isinstance(out, (tuple, list)) \
+        else None
+    if outs is None or not all(isinstance(o, Tensor) for o in outs):
+        got = type(out).__name__ if outs is None else \
+            ", ".join(type(o).__name__ for o in outs)
+        raise TypeError(f"{name}: f must return a Tensor or a tuple of Tensors, got {got}")
+    return outs
+
+
 def _call(f: Callable, args: list) -> Any:
     STATE.transform_depth += 1
     try:
@@ -102,6 +119,7 @@ def _argnums(argnums: int | Sequence[int]) -> tuple[int, ...]:
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """`(f(*args), df/dargs)` for a scalar-valued f."""
+    _check_callable("value_and_grad", f)
     idx = _argnums(argnums)
 
     @functools.wraps(f)
@@ -120,6 +138,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """The gradient of scalar f: `ag.grad(f)(x)`; `ag.grad(ag.grad(f))` for the second."""
+    _check_callable("grad", f)
     vg = value_and_grad(f, argnums)
 
     @functools.wraps(f)
@@ -131,12 +150,13 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     """`(f(*primals), vjp_fn)`; `vjp_fn(cotangent)` returns one gradient per primal."""
+    _check_callable("vjp", f)
     create = _nested(primals)
     inputs = [_as_input(p) for p in primals]
     out = _call(f, inputs)
+    outs = _outputs("vjp", out)
 
     def vjp_fn(cotangent: Any) -> tuple:
-        outs = [out] if isinstance(out, Tensor) else list(out)
         cts = [cotangent] if isinstance(out, Tensor) else list(cotangent)
         for i, (c, o) in enumerate(zip(cts, outs, strict=True)):
             if np.shape(c) != o.shape:
@@ -167,6 +187,7 @@ def _check_directions(name: str, primals: Any, directions: Any, what: str) -> No
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """`(f(*primals), J @ tangents)`, forward-mode results by the double-vjp trick."""
+    _check_callable("jvp", f)
     _check_directions("jvp", primals, tangents, "tangent")
     out, vjp_fn = vjp(f, *primals)
     u = _make(np.zeros_like(out.data), None).requires_grad_()
@@ -187,10 +208,14 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
 
 def hvp(f: Callable, primals: Sequence[Any], v: Sequence[Any]) -> tuple[Any, Any]:
     """`(f(*primals), H @ v)` for scalar f, without forming the Hessian."""
+    _check_callable("hvp", f)
     _check_directions("hvp", primals, v, "vector")
     create = _nested(primals)
     inputs = [_as_input(p) for p in primals]
     out = _call(f, inputs)
+    if not isinstance(out, Tensor) or out.size != 1:
+        got = out.shape if isinstance(out, Tensor) else type(out).__name__
+        raise TypeError(f"hvp: f must return a one-element Tensor, got {got}")
     grads = gradients(out, inputs, create_graph=True, allow_unused=True)
     pairs = [(g, to_array(t, g.dtype)) for g, t in zip(grads, v, strict=True)
              if g is not None and g.requires_grad]
@@ -204,13 +229,14 @@ def hvp(f: Callable, primals: Sequence[Any], v: Sequence[Any]) -> tuple[Any, Any
 
 def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """The Jacobian, shaped `out.shape + in.shape` (as JAX gives it), one row per pass."""
+    _check_callable("jacobian", f)
     idx = _argnums(argnums)
 
     @functools.wraps(f)
     def wrapper(*args: Any):
         create, args, inputs = _differentiable_args(args, idx)
         out = _call(f, args)
-        outs = [out] if isinstance(out, Tensor) else list(out)
+        outs = _outputs("jacobian", out)
         result = tuple(_jacobian_of(o, inputs, create) for o in outs)
         result = tuple(r[0] if np.ndim(argnums) == 0 else r for r in result)
         return result[0] if isinstance(out, Tensor) else result
@@ -241,4 +267,5 @@ def _jacobian_of(out: Tensor, inputs: list[Tensor], create: bool) -> tuple:
 
 def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """The Hessian of scalar f: the Jacobian of its gradient."""
+    _check_callable("hessian", f)
     return jacobian(grad(f, argnums), argnums)

@@ -39,11 +39,19 @@ FORMAT = "autograd-core checkpoint"
 _RESERVED = {STRUCTURE, "file", "allow_pickle"}  # np.savez's own keyword names
 
 
+def _fspath(name: str, path: Any) -> str:
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{name}: path must be a str or os.PathLike, got "
+                        f"{type(path).__name__}") from None
+
+
 def save(state_dict: Any, path: str | os.PathLike) -> None:
     """Write `state_dict` (usually a dict of arrays, maybe nested) to `path` as .npz,
     atomically. The file is written at exactly `path` (no suffix is added)."""
     arrays = _encode(state_dict)
-    path = os.fspath(path)
+    path = _fspath("save", path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"save: {path} is a directory; give a file "
                                 f"name such as {os.path.join(path, 'model.npz')}")
@@ -72,7 +80,7 @@ def save(state_dict: Any, path: str | os.PathLike) -> None:
 
 def load(path: str | os.PathLike) -> dict:
     """Read a checkpoint written by `save` (or any .npz of plain arrays) without pickle."""
-    path = os.fspath(path)
+    path = _fspath("load", path)
     try:
         with open(path, "rb") as f:
             magic = f.read(6)

@@ -302,10 +302,11 @@ class Module:
         own = OrderedDict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
+        values = {k: _state_value(k, state_dict[k]) for k in own if k in state_dict}
         bad_shapes = []
         for k, target in own.items():
-            if k in state_dict:
-                shape = tuple(np.shape(array_of(state_dict[k])))
+            if k in values:
+                shape = values[k].shape
                 if shape != target.shape:
                     bad_shapes.append(f"size mismatch for {k}: copying a param with shape "
                                       f"{shape} from checkpoint, the shape in current "
@@ -322,8 +323,8 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
         for k, target in own.items():
-            if k in state_dict:
-                np.copyto(target, array_of(state_dict[k]), casting="unsafe")
+            if k in values:
+                np.copyto(target, values[k], casting="unsafe")
         return _IncompatibleKeys(missing, unexpected)
 
     # -- repr ---------------------------------------------------------------
@@ -340,6 +341,18 @@ class Module:
         if not self._modules and len(lines) <= 1:
             return head + "".join(lines) + ")"
         return head + "\n" + "".join(f"  {line}\n" for line in lines) + ")"
+
+
+def _state_value(key: str, value: Any) -> np.ndarray:
+    """A state_dict entry as an array of numbers, or a TypeError naming its key."""
+    try:
+        arr = np.asarray(array_of(value))
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise TypeError(f"load_state_dict: {key!r} must be an array of numbers, got "
+                        f"{type(value).__name__}")
+    return arr
 
 
 class Sequential(Module):

@@ -199,7 +199,43 @@ TABLE = [
      r"size mismatch for weight: .*\(3, 3\).*\(3, 2\)"),
     ("save into a missing directory", lambda: nn.save({"a": np.ones(2)}, "/nonexistent/x.npz"),
      FileNotFoundError, r"save: cannot write /nonexistent/x.npz"),
+    ("save to no path", lambda: nn.save({"a": np.ones(2)}, None), TypeError,
+     r"^save: path must be a str or os.PathLike, got NoneType"),
+    ("state_dict value that is text", lambda: nn.Linear(2, 2).load_state_dict(
+        {"weight": "abc", "bias": np.zeros(2)}), TypeError,
+     r"^load_state_dict: 'weight' must be an array of numbers, got str"),
+    ("grad of a non-function", lambda: ag.grad(3), TypeError,
+     r"^grad: f must be a callable, got int 3"),
+    ("hessian of a non-function", lambda: ag.hessian("f"), TypeError,
+     r"^hessian: f must be a callable, got str 'f'"),
+    ("jacobian of a float", lambda: ag.jacobian(lambda x: 1.0)(t(2)), TypeError,
+     r"^jacobian: f must return a Tensor or a tuple of Tensors, got float"),
+    ("vjp of a float", lambda: ag.vjp(lambda x: 1.0, t(2)), TypeError,
+     r"^vjp: f must return a Tensor or a tuple of Tensors, got float"),
+    ("hvp of a vector", lambda: ag.hvp(lambda x: x * 2, (t(2),), (t(2),)), TypeError,
+     r"^hvp: f must return a one-element Tensor, got \(2,\)"),
+    ("an op on None", lambda: F.relu(None), TypeError,
+     r"^relu: input 0 must be a Tensor, an array or a number, got NoneType"),
+    ("matmul with None", lambda: t(2) @ None, TypeError,
+     r"^matmul: input 1 must be a Tensor, an array or a number, got NoneType"),
+    ("an op on text", lambda: ag.sigmoid("abc"), TypeError,
+     r"^sigmoid: input 0 must be a Tensor, an array or a number, got str"),
+    ("len of a 0-d tensor", lambda: len(ag.tensor(1.0)), TypeError,
+     r"^len\(\) of a 0-d tensor"),
+    ("unknown dtype", lambda: ag.zeros(2, dtype="floaty"), TypeError,
+     r"^zeros: dtype 'floaty' is not a numpy dtype"),
+    ("unknown dtype of data", lambda: ag.tensor([1.0], dtype="floaty"), TypeError,
+     r"^tensor: dtype 'floaty' is not a numpy dtype"),
+    ("complex gradient for a real output", lambda: (t(1) * 2).backward(np.array([1 + 1j])),
+     TypeError, r"^backward: gradient is complex128 for a float64 output"),
 ]
+
+
+def test_a_bias_may_be_none_where_the_op_has_no_bias():
+    # None is an input only where the forward has no default for it
+    with pytest.raises(ValueError, match=r"^linear: the input has 3 features"):
+        F.linear(t(2, 3), t(4, 2), None)
+
 
 
 @pytest.mark.parametrize(("call", "error", "pattern"), [row[1:] for row in TABLE],
