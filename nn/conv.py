@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd_core.registry import OP
 from autograd_core.tensor import Tensor
 
 from . import init
@@ -36,6 +37,7 @@ class _Conv(Module):
         self.kernel_size = _check_pair(name, "kernel_size", kernel_size, 1)
         self.stride = _check_pair(name, "stride", stride, 1)
         self.dilation = _check_pair(name, "dilation", dilation, 1)
+        self._extra_padding = None
         self.padding = self._padding(padding) if isinstance(padding, str) and not transposed \
             else _check_pair(name, "padding", padding)
         # 0 but for ConvTranspose2d, as PyTorch
@@ -51,21 +53,12 @@ class _Conv(Module):
         self.reset_parameters()
 
     def _padding(self, mode: str) -> tuple[int, int]:
-        """PyTorch's padding='valid' (none) or 'same' (stride 1; output size = input's)."""
-        if mode == "valid":
-            return 0, 0
-        if mode != "same":
-            raise ValueError(f"{type(self).__name__}: padding must be 'same', 'valid', an int "
-                             f"or a pair of ints, got {mode!r}")
-        if self.stride != (1, 1):
-            raise ValueError(f"{type(self).__name__}: padding='same' needs stride 1, got "
-                             f"stride {self.stride}")
-        span = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
-        if any(n % 2 for n in span):
-            raise ValueError(f"{type(self).__name__}: padding='same' with kernel_size "
-                             f"{self.kernel_size} and dilation {self.dilation} would need "
-                             f"uneven padding, which is not supported; pass padding explicitly")
-        return span[0] // 2, span[1] // 2
+        """PyTorch's padding='valid' or 'same': the padding on both sides, kept with the
+        bottom and right pixel an odd kernel span needs more (see F.string_padding)."""
+        both, extra = F.string_padding(type(self).__name__, mode, self.kernel_size,
+                                       self.stride, self.dilation)
+        self._extra_padding = extra if extra != (0, 0) else None
+        return both
 
     def reset_parameters(self) -> None:
         # fan_in is the weight's axis 1 times the kernel: in / groups for Conv2d,
@@ -110,6 +103,9 @@ class Conv2d(_Conv):
                          groups, bias, transposed=False)
 
     def forward(self, x: Any) -> Tensor:
+        if self._extra_padding:  # padding='same' with an odd span: PyTorch's uneven split
+            (eh, ew) = self._extra_padding
+            x = OP.pad(x, ((0, 0), (0, 0), (0, eh), (0, ew)))
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 

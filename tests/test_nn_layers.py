@@ -493,7 +493,6 @@ def test_max_pool2d_indices_of_a_list_point_at_its_maximum():
     (lambda: nn.Conv2d(1, 1, 3, groups=0), "Conv2d: groups must be a positive integer"),
     (lambda: nn.Conv2d(1, 1, 3, padding="full"), "Conv2d: padding must be 'same', 'valid'"),
     (lambda: nn.Conv2d(1, 1, 3, stride=2, padding="same"), "padding='same' needs stride 1"),
-    (lambda: nn.Conv2d(1, 1, 2, padding="same"), "padding='same' with kernel_size"),
     (lambda: nn.ConvTranspose2d(1, 1, 3, padding="same"), "ConvTranspose2d: padding must be"),
     (lambda: nn.MaxPool2d((2, 2, 2)), r"MaxPool2d: kernel_size must be an int or a pair of "
                                       r"ints, got \(2, 2, 2\)"),
@@ -518,6 +517,36 @@ def test_conv_padding_same_and_valid():
     assert same.padding == (2, 2)
     assert same(np.ones((1, 1, 7, 6), np.float32)).shape == (1, 2, 7, 6)
     assert nn.Conv2d(1, 2, 3, padding="valid").padding == (0, 0)
+
+
+def test_conv_padding_same_with_an_even_span_puts_the_odd_pixel_bottom_right():
+    rng = np.random.default_rng(0)
+    conv = nn.Conv2d(1, 2, (2, 4), padding="same")
+    x = ag.tensor(rng.normal(size=(1, 1, 5, 6)), requires_grad=True)
+    y = conv(x)
+    assert y.shape == (1, 2, 5, 6)
+    # spans 1 and 3: PyTorch pads 0 rows above and 1 below, 1 column left and 2 right
+    padded = np.pad(x.data, ((0, 0), (0, 0), (0, 1), (1, 2)))
+    np.testing.assert_allclose(y.data, F.conv2d(padded, conv.weight, conv.bias).data,
+                               rtol=1e-6)
+    np.testing.assert_array_equal(
+        y.data, F.conv2d(x, conv.weight, conv.bias, padding="same").data)
+    (y * ag.tensor(rng.normal(size=y.shape))).sum().backward()
+    assert x.grad.shape == x.shape and conv.weight.grad.shape == conv.weight.shape
+    with pytest.raises(ValueError, match=r"^conv2d: padding='same' needs stride 1"):
+        F.conv2d(x, conv.weight, stride=2, padding="same")
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")  # torch's own
+def test_conv_padding_same_matches_pytorch_for_even_kernels():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x, w, b = rng.normal(size=(2, 3, 6, 7)), rng.normal(size=(4, 3, 2, 4)), rng.normal(size=4)
+    for dilation in (1, 2):
+        want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b),
+                                          padding="same", dilation=dilation).numpy()
+        got = F.conv2d(x, w, b, padding="same", dilation=dilation).data
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 # -- wrongly typed arguments ----------------------------------------------------------

@@ -40,12 +40,36 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple = 1,
         if bs != ws[:1] and len(ws) == 4:
             raise ValueError(f"conv2d: bias must have shape ({ws[0]},) for a weight of "
                              f"shape {tuple(ws)}, got {tuple(bs)}")
+    if isinstance(padding, str):
+        ws = array_of(w).shape
+        padding, extra = string_padding("conv2d", padding, ws[2:] if len(ws) == 4 else (),
+                                        stride, dilation)
+        if extra != (0, 0):  # PyTorch puts the odd pixel on the bottom and right
+            x = OP.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     params = {"stride": stride, "padding": padding}
     if dilation != 1 and pair(dilation) != (1, 1):
         params["dilation"] = dilation
     if groups != 1:
         params["groups"] = groups
     return apply(_CONV2D, (x, w, b), params)
+
+
+def string_padding(name: str, mode: str, kernel_size: tuple, stride, dilation
+                   ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """PyTorch's padding='valid' (none) or 'same' (stride 1, the output as large as the
+    input): the padding on both sides, and the extra pixel on the bottom and right
+    where the dilated kernel's span d (k - 1) is odd (PyTorch's uneven split)."""
+    if mode == "valid":
+        return (0, 0), (0, 0)
+    if mode != "same":
+        raise ValueError(f"{name}: padding must be 'same', 'valid', an int or a pair of "
+                         f"ints, got {mode!r}")
+    if pair(stride) != (1, 1):
+        raise ValueError(f"{name}: padding='same' needs stride 1, got stride {stride}")
+    if len(kernel_size) != 2:
+        raise ValueError(f"{name}: padding='same' needs a (O, C, kh, kw) weight")
+    span = [d * (k - 1) for d, k in zip(pair(dilation), kernel_size, strict=True)]
+    return (span[0] // 2, span[1] // 2), (span[0] % 2, span[1] % 2)
 
 
 def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: int | tuple = 1,
