@@ -1,15 +1,18 @@
 """The backward pass: reverse topological order, no recursion.
 
 Nodes are numbered as they are created, so a node can only depend on
-nodes with smaller numbers: sorting the reachable nodes by that number,
-newest first, is a topological order. Each node's incoming gradients are
-summed in its buffer (`node.g`) before its rule runs, so every node runs
-once. The first gradient into a buffer is taken without a copy.
+nodes with smaller numbers. Backward keeps the nodes that hold a gradient
+in a heap and always runs the newest: every node that can still send a
+gradient to it is newer, and has already run. So each node's incoming
+gradients are summed in its buffer (`node.g`) before its rule runs, every
+node runs once, and no separate sort of the graph is needed. The first
+gradient into a buffer is taken without a copy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
 from operator import attrgetter
 from typing import Any
 
@@ -40,7 +43,8 @@ def unbroadcast(xp, g, shape: tuple):
 
 
 def _topo_order(roots: Sequence[Node]) -> list[Node]:
-    """Every node reachable from `roots`, newest first (a topological order)."""
+    """Every node reachable from `roots`, newest first (a topological order): what
+    `_prune` needs up front, for `ag.gradients`."""
     seen = set(roots)
     order = list(seen)
     stack = list(seen)
@@ -138,29 +142,28 @@ def _backward(roots, gradients, retain, create, inputs, observer, accumulate):
             root_nodes.append(node)
             node.g = g if node.g is None else node.g + g
             node.owned = False  # the caller's gradient
-    order = root_nodes
+    heap = [(-node.seq, node) for node in set(root_nodes)]  # the nodes holding a gradient
+    heap.sort()  # a sorted list is a heap
     try:
-        order = _topo_order(root_nodes)
-        return _run(order, leaf_grads, given, xp, retain, create, inputs, observer,
+        return _run(heap, leaf_grads, given, xp, retain, create, inputs, observer,
                     accumulate)
     except BaseException:
-        for node in order:  # leave no half-summed gradient in a retained graph
+        for _, node in heap:  # leave no half-summed gradient in a retained graph
             node.g = None
         raise
 
 
-def _run(order, leaf_grads, given, xp, retain, create, inputs, observer, accumulate):
+def _run(heap, leaf_grads, given, xp, retain, create, inputs, observer, accumulate):
     """Run every node's rules, newest first, then hand the leaves their gradients."""
     wanted = _wanted(inputs)
     captured: dict[int, Any] = {}
     anomaly = STATE.anomaly
-    masks = None if inputs is None else _prune(order, inputs)
+    masks = None if inputs is None else _prune(_topo_order([n for _, n in heap]), inputs)
     # Gradients from `fresh` ops are the engine's own unless someone else sees them.
     may_own = not create and observer is None
-    for node in order:
+    while heap:
+        node = heappop(heap)[1]
         g = node.g
-        if g is None:
-            continue
         node.g = None
         owned = node.owned
         if node.hooks is not None or node.retained is not None:
@@ -227,6 +230,7 @@ def _run(order, leaf_grads, given, xp, retain, create, inputs, observer, accumul
             elif pnode.g is None:
                 pnode.g = gi
                 pnode.owned = own
+                heappush(heap, (-pnode.seq, pnode))
             else:
                 pnode.g = pnode.g + gi
                 pnode.owned = may_own
