@@ -11,6 +11,7 @@ import numpy as np
 from autograd_core.tensor import Tensor
 
 from . import init
+from .activation import ReLU
 from .functional import layers as F
 from .module import Module, Parameter, _check_int, _check_number
 
@@ -43,6 +44,13 @@ class Linear(Module):
 
     def forward(self, x: Any) -> Tensor:
         return F.linear(x, self.weight, self.bias)
+
+    def _then(self, following: Module, x: Any) -> Any:
+        # relu(linear(x)) in one node (nn/functional/layers.py, linear_relu): an MLP's
+        # hidden layer, with the same values and gradients as the two layers in turn.
+        if type(self) is Linear and type(following) is ReLU:
+            return F.linear_relu(x, self.weight, self.bias)
+        return NotImplemented
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

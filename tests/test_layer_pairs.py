@@ -1,4 +1,5 @@
-"""Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU (Module._then): the same
+"""Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU, and Linear -> ReLU as one
+linear_relu node (Module._then): the same
 values and gradients, to any order, bit for bit, with ReLU on a pool's share of
 the data. Each test compares with the two layers called one after the other."""
 
@@ -109,3 +110,53 @@ def test_a_monitor_counts_dead_units_on_the_full_relu_output():
         seq(ag.tensor(x))
         stats = mon.collect()
     assert stats["sparsity"]["1"] == 0.5  # 4 zeros of 8 full-size outputs, not of 2 pooled
+
+
+# -- Linear -> ReLU: one linear_relu node --------------------------------------------
+def mlp_run(layers, x0, order: int):
+    """loss and the input's and every weight's gradients through the layers, as
+    Sequential (order > 0, fused) or layer by layer (order < 0); order 2 differentiates
+    the squared norm of dx again, which reaches the weights through linear_relu's rule."""
+    x = ag.tensor(x0, requires_grad=True)
+    out = nn.Sequential(*layers)(x) if order > 0 else _by_hand(layers[0], layers[1:], x)
+    loss = (out * np.linspace(-1, 1, out.size).reshape(out.shape)).sum()
+    if abs(order) == 2:
+        (dx,) = ag.gradients(loss, [x], create_graph=True)
+        loss = (dx * dx).sum()
+    loss.backward()
+    # (at order 2 a bias after the last relu gets no gradient: dx does not depend on it)
+    grads = [p.grad for layer in layers for p in layer.parameters()] + [x.grad]
+    return [out.data, loss.data] + [None if g is None else g.data for g in grads]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), order=st.sampled_from([1, 2]), bias=st.booleans())
+def test_linear_then_relu_equals_the_layers_in_turn(seed, order, bias):
+    rng = np.random.default_rng(seed)
+    x0 = tied_values(rng, (3, 4))  # ties and exact zeros: relu's kink is hit
+
+    def layers():
+        ag.manual_seed(seed)
+        return [nn.Linear(4, 5, bias=bias), nn.ReLU(), nn.Linear(5, 2), nn.ReLU()]
+
+    fused, apart = mlp_run(layers(), x0, order), mlp_run(layers(), x0, -order)
+    assert fused[2] is not None  # the first weight's gradient, at either order
+    for a, b in zip(fused, apart, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_linear_then_relu_is_one_node_unless_a_hook_or_subclass_intervenes():
+    x = ag.randn(2, 3, requires_grad=True)
+    assert nn.Sequential(nn.Linear(3, 4), nn.ReLU())(x).grad_fn.name == "linear_relu"
+    hooked = nn.Linear(3, 4)
+    hooked.register_forward_hook(lambda m, args, out: None)
+    assert nn.Sequential(hooked, nn.ReLU())(x).grad_fn.name == "relu"
+
+    class Scaled(nn.Linear):
+        def forward(self, x):
+            return super().forward(x) * 2.0
+
+    assert nn.Sequential(Scaled(3, 4), nn.ReLU())(x).grad_fn.name == "relu"
+    assert nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU())(x).grad_fn.name == "leaky_relu"
