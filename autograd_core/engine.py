@@ -193,9 +193,10 @@ def _run(heap, leaf_grads, given, xp, retain, create, inputs, observer, accumula
         follow = None if masks is None else masks[id(node)]
         if vjps is None:
             needs = tuple(p is not None for p in parents) if follow is None else follow
+            vjp = op.vjp_owned if owned else op.vjp
             try:
-                grads = op.vjp(xp, g, ans, inputs_now, needs, **(kw or {}))
-            except FloatingPointError as err:
+                grads = vjp(xp, g, ans, inputs_now, needs, **(kw or {}))
+            except FloatingPointError as err:  # (an in-place rule multiplies by 0 or 1)
                 grads = without_underflow(err, op.vjp, xp, g, ans, inputs_now, needs,
                                            **(kw or {}))
         i = -1

@@ -36,7 +36,8 @@ OP = SimpleNamespace()  # name -> Op object, for the Tensor's hot dunder methods
 class Op:
     """One registered op. Calling it applies it to Tensors (or arrays)."""
 
-    __slots__ = ("name", "forward", "vjps", "vjps_owned", "vjp", "nin", "params", "sample",
+    __slots__ = ("name", "forward", "vjps", "vjps_owned", "vjp", "vjp_owned", "nin", "params",
+                 "sample",
                  "linear", "fresh", "saves", "doc", "__weakref__")
 
     def __init__(self, name, forward, vjps, vjp, nin, sample, linear, doc, fresh=False,
@@ -45,10 +46,11 @@ class Op:
         self.forward = forward  # ndarrays -> ndarray
         self.vjps = vjps  # tuple of per-input rules (None: not differentiable), or None
         # The rules to use when the engine owns g: the in-place variant, if any.
-        self.vjps_owned = (inplace,) if inplace is not None else vjps
+        self.vjps_owned = (inplace,) if inplace is not None and vjps else vjps
         self.fresh = fresh  # every gradient it returns is a new array (plain pass)
         self.saves = saves  # forward returns (out, saved); see defop
         self.vjp = vjp  # or one rule for all inputs: -> tuple of gradients
+        self.vjp_owned = inplace if inplace is not None and vjp is not None else vjp
         self.nin = nin  # number of Tensor inputs; the rest of the signature are params
         self.sample = sample
         self.linear = linear  # piecewise linear: every second derivative is 0
@@ -94,9 +96,10 @@ def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable
     Two promises let the plain backward pass skip an allocation per node, as a
     hand-written loop would. ``fresh=True``: the rules always return new arrays,
     sharing memory with nothing (so the engine owns the gradients it passes on).
-    ``inplace``: for a one-input op, the rule rewritten to overwrite g, which the
-    engine calls instead when it owns g (a 0-d g may be an immutable numpy
-    scalar: numpy returns those). The gradient tests check both promises.
+    ``inplace``: the rule (of a one-input op, or the ``vjp`` of several) rewritten
+    to overwrite g, which the engine calls instead when it owns g (a 0-d g may be
+    an immutable numpy scalar: numpy returns those). The gradient tests check
+    both promises.
 
     ``saves=True``: the forward returns ``(out, saved)``, intermediate results its
     rules would otherwise recompute (softmax cross-entropy keeps its exponentials).
@@ -110,8 +113,9 @@ def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable
         raise ValueError(f"op {name!r} needs a sample domain for its gradient checks")
     if vjp is None and not vjps:
         raise ValueError(f"op {name!r} has no gradient rule")
-    if inplace is not None and len(vjps) != 1:
-        raise ValueError(f"op {name!r}: only a one-input op can have an in-place rule")
+    if inplace is not None and len(vjps) != 1 and vjp is None:
+        raise ValueError(f"op {name!r}: an in-place rule rewrites a one-input op's rule "
+                         f"or a vjp")
     op = Op(name, forward, vjps or None, vjp, len(vjps) if nin is None else nin,
             sample, linear, doc, fresh, inplace, saves)
     REGISTRY[name] = op

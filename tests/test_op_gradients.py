@@ -77,7 +77,8 @@ def test_gradients_do_not_alias(name):
                 assert not np.shares_memory(a, x.data)
 
 
-PROMISING = sorted(n for n, op in REGISTRY.items() if op.fresh or op.vjps_owned is not op.vjps)
+PROMISING = sorted(n for n, op in REGISTRY.items()
+                   if op.fresh or op.vjps_owned is not op.vjps or op.vjp_owned is not op.vjp)
 
 
 def _plain_rules(op, args, params, g, ans) -> list:
@@ -122,6 +123,15 @@ def test_fresh_and_in_place_rules_keep_their_promises(name, seed):
         result = op.vjps_owned[0](NP, mine, ans, *args, **params)
         assert np.shares_memory(result, mine) or mine.ndim == 0, f"{name} allocated"
         np.testing.assert_array_equal(result, grads[0])
+    if op.vjp_owned is not op.vjp:  # g overwritten, the same gradients, none of them g
+        mine = g.copy()
+        needs = tuple(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in args)
+        results = op.vjp_owned(NP, mine, ans, args, needs, **params)
+        for gi, want, a in zip(results, grads, args, strict=True):
+            assert (gi is None) == (want is None), name
+            if gi is not None:
+                assert not np.shares_memory(gi, mine), name
+                np.testing.assert_array_equal(unbroadcast(NP, gi, np.shape(a)), want)
 
 
 SAVING = sorted(name for name, op in REGISTRY.items() if op.saves)

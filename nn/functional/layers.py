@@ -90,8 +90,18 @@ def _linear_relu(x, weight, bias=None):
 
 
 def _linear_relu_grads(xp, g, ans, inputs, needs):
+    # relu's rule, then linear's; ans > 0 is a constant mask (a bool Tensor in T)
+    return _linear_grads(xp, g * (ans > 0), ans, inputs, needs)
+
+
+def _linear_relu_grads_into_g(xp, g, ans, inputs, needs):
+    # When the engine owns g: relu's rule in place, as relu's own in-place rule does
+    return _linear_grads(xp, np.multiply(g, ans > 0, out=g) if g.ndim else g * (ans > 0),
+                         ans, inputs, needs)
+
+
+def _linear_grads(xp, g, ans, inputs, needs) -> tuple:
     x, weight, bias = inputs
-    g = g * (ans > 0)  # relu's rule; ans > 0 is a constant mask (a bool Tensor in T)
     return (_linear_dx(xp, g, ans, x, weight, bias) if needs[0] else None,
             _linear_dw(xp, g, ans, x, weight, bias) if needs[1] else None,
             _linear_db(xp, g, ans, x, weight, bias) if needs[2] else None)
@@ -107,7 +117,7 @@ def _sample_linear_relu(rng):
 
 
 _LINEAR_RELU = defop("linear_relu", _linear_relu, vjp=_linear_relu_grads, nin=3, fresh=True,
-                     sample=_sample_linear_relu)
+                     inplace=_linear_relu_grads_into_g, sample=_sample_linear_relu)
 
 
 def linear_relu(x: Any, weight: Any, bias: Any = None) -> Tensor:
