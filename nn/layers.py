@@ -73,6 +73,14 @@ class Flatten(Module):
     def forward(self, x: Any) -> Tensor:
         return F.flatten(x, self.start_axis, self.end_axis)
 
+    def _then(self, following: Module, x: Any) -> Any:
+        # linear(flatten(x)) in one node (nn/functional/layers.py, flatten_linear): a
+        # CNN's head, with the same values and gradients as the two layers in turn.
+        if type(self) is Flatten and type(following) is Linear and self.start_axis == 1 \
+                and self.end_axis == -1 and getattr(x, "ndim", 0) >= 2:
+            return F.flatten_linear(x, following.weight, following.bias)
+        return NotImplemented
+
     def extra_repr(self) -> str:
         return f"start_axis={self.start_axis}, end_axis={self.end_axis}"
 

@@ -6,6 +6,7 @@ the data. Each test compares with the two layers called one after the other."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -160,3 +161,30 @@ def test_linear_then_relu_is_one_node_unless_a_hook_or_subclass_intervenes():
 
     assert nn.Sequential(Scaled(3, 4), nn.ReLU())(x).grad_fn.name == "relu"
     assert nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU())(x).grad_fn.name == "leaky_relu"
+
+
+# -- Flatten -> Linear: one flatten_linear node --------------------------------------
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**16), order=st.sampled_from([1, 2]))
+def test_flatten_then_linear_equals_the_layers_in_turn(seed, order):
+    rng = np.random.default_rng(seed)
+    x0 = tied_values(rng, (2, 1, 4, 5))
+
+    def layers():
+        ag.manual_seed(seed)
+        return [nn.Conv2d(1, 2, 2, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                nn.Linear(2 * 2 * 3, 3), nn.Tanh()]  # tanh: a second derivative in x
+
+    fused, apart = mlp_run(layers(), x0, order), mlp_run(layers(), x0, -order)
+    for a, b in zip(fused, apart, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_flatten_then_linear_is_one_node_only_for_the_default_flatten():
+    x = ag.randn(2, 3, 4, requires_grad=True)
+    assert nn.Sequential(nn.Flatten(), nn.Linear(12, 2))(x).grad_fn.name == "flatten_linear"
+    assert nn.Sequential(nn.Flatten(0), nn.Linear(24, 2))(x).grad_fn.name == "linear"
+    with pytest.raises(IndexError, match="flatten: axis 1 is out of range"):  # as apart
+        nn.Sequential(nn.Flatten(), nn.Linear(12, 2))(ag.randn(12))

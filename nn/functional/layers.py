@@ -35,7 +35,11 @@ def _linear(x, weight, bias=None):
                          f"{weight.shape[1]}")
     out = np.matmul(x, weight.T)
     if bias is not None:
-        out += bias  # out is fresh: add in place, no second array
+        try:
+            out += bias  # out is fresh: add in place, no second array
+        except ValueError:  # only now look at the bias: the hot path stays as it was
+            raise ValueError(f"bias has shape {np.shape(bias)} but the weight "
+                             f"{weight.shape} has {weight.shape[0]} out_features") from None
     return out
 
 
@@ -72,11 +76,7 @@ _LINEAR = defop("linear", _linear, _linear_dx, _linear_dw, _linear_db, fresh=Tru
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
-    try:
-        return apply(_LINEAR, (x, weight, bias), {})
-    except ValueError:  # only now look at the bias: the hot path stays as it was
-        _check_linear_bias(weight, bias)
-        raise
+    return apply(_LINEAR, (x, weight, bias), {})
 
 
 # -- relu(linear(x)) in one node: how Sequential runs Linear -> ReLU (nn.Linear._then).
@@ -120,22 +120,45 @@ _LINEAR_RELU = defop("linear_relu", _linear_relu, vjp=_linear_relu_grads, nin=3,
                      inplace=_linear_relu_grads_into_g, sample=_sample_linear_relu)
 
 
+# -- linear(flatten(x)) in one node: how Sequential runs Flatten -> Linear (a CNN's
+# head, nn.Flatten._then). The rules are linear's on the (N, -1) view of x, dx
+# reshaped back: the same arrays as the two ops in turn, with one node fewer.
+def _rows(x):
+    return x.reshape(len(x), -1)  # an ndarray's or a Tensor's (differentiable) reshape
+
+
+def _flatten_linear(x, weight, bias=None):
+    if np.ndim(x) < 2:
+        raise ValueError(f"expects an input with a batch axis, got shape {np.shape(x)}")
+    return _linear(_rows(x), weight, bias)
+
+
+def _flatten_linear_dx(xp, g, ans, x, weight, bias=None):
+    return xp.reshape(_linear_dx(xp, g, ans, _rows(x), weight), x.shape)
+
+
+def _sample_flatten_linear(rng):
+    shape = (int(rng.integers(1, 3)),) + s.shape(rng, 1, 2)
+    o, i = int(rng.integers(1, 4)), int(np.prod(shape[1:]))
+    bias = s.values(rng, (o,)) if rng.random() < 0.7 else None
+    return (s.any_layout(rng, s.values(rng, shape)), s.values(rng, (o, i)), bias), {}
+
+
+_FLATTEN_LINEAR = defop(
+    "flatten_linear", _flatten_linear, _flatten_linear_dx,
+    lambda xp, g, ans, x, weight, bias=None: _linear_dw(xp, g, ans, _rows(x), weight),
+    lambda xp, g, ans, x, weight, bias=None: _linear_db(xp, g, ans, x, weight),
+    fresh=True, sample=_sample_flatten_linear)
+
+
+def flatten_linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """linear(flatten(x, 1), weight, bias) in one node, the same values and gradients."""
+    return apply(_FLATTEN_LINEAR, (x, weight, bias), {})
+
+
 def linear_relu(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """relu(linear(x, weight, bias)) in one node, the same values and gradients."""
-    try:
-        return apply(_LINEAR_RELU, (x, weight, bias), {})
-    except ValueError:
-        _check_linear_bias(weight, bias)
-        raise
-
-
-def _check_linear_bias(weight: Any, bias: Any) -> None:
-    if bias is None:
-        return
-    ws, bs = np.shape(array_of(weight)), np.shape(array_of(bias))
-    if len(ws) == 2 and bs != ws[:1]:
-        raise ValueError(f"linear: bias has shape {bs} but the weight {ws} has {ws[0]} "
-                         f"out_features") from None
+    return apply(_LINEAR_RELU, (x, weight, bias), {})
 
 
 # -- dropout ---------------------------------------------------------------------
