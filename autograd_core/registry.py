@@ -37,15 +37,15 @@ class Op:
     """One registered op. Calling it applies it to Tensors (or arrays)."""
 
     __slots__ = ("name", "forward", "vjps", "vjps_owned", "vjp", "vjp_owned", "nin", "params",
-                 "sample",
-                 "linear", "fresh", "saves", "doc", "__weakref__")
+                 "sample", "linear", "fresh", "saves", "doc", "__weakref__")
 
     def __init__(self, name, forward, vjps, vjp, nin, sample, linear, doc, fresh=False,
                  inplace=None, saves=False):
         self.name = name
         self.forward = forward  # ndarrays -> ndarray
         self.vjps = vjps  # tuple of per-input rules (None: not differentiable), or None
-        # The rules to use when the engine owns g: the in-place variant, if any.
+        # The rules to use when the engine owns g: the in-place variant, if any
+        # (of the one per-input rule, or of the vjp).
         self.vjps_owned = (inplace,) if inplace is not None and vjps else vjps
         self.fresh = fresh  # every gradient it returns is a new array (plain pass)
         self.saves = saves  # forward returns (out, saved); see defop

@@ -7,9 +7,11 @@ and grad mode is on, records one `Node`. No reflection, no per-call dicts.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import weakref
 from collections.abc import Callable
+from numbers import Number
 from typing import Any
 
 import numpy as np
@@ -126,9 +128,6 @@ def _forward_failed(op, arrays, kw, err: Exception):
 def _not_an_array(op, arrays) -> int | None:
     """The position of the first input that is neither an array nor a number (None
     counts only where the forward has no default for it: a bias may be None)."""
-    import inspect
-    from numbers import Number
-
     params = list(inspect.signature(op.forward).parameters.values()) if op.nin >= 0 else []
     for i, a in enumerate(arrays):
         if a is None:
