@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from autograd_core.registry import OP
 from autograd_core.tensor import Tensor
 
 from . import init
@@ -104,8 +103,7 @@ class Conv2d(_Conv):
 
     def forward(self, x: Any) -> Tensor:
         if self._extra_padding:  # padding='same' with an odd span: PyTorch's uneven split
-            (eh, ew) = self._extra_padding
-            x = OP.pad(x, ((0, 0), (0, 0), (0, eh), (0, ew)))
+            x = F.pad_bottom_right(x, self._extra_padding)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 

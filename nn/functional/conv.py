@@ -44,8 +44,7 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple = 1,
         ws = array_of(w).shape
         padding, extra = string_padding("conv2d", padding, ws[2:] if len(ws) == 4 else (),
                                         stride, dilation)
-        if extra != (0, 0):  # PyTorch puts the odd pixel on the bottom and right
-            x = OP.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+        x = pad_bottom_right(x, extra)
     params = {"stride": stride, "padding": padding}
     if dilation != 1 and pair(dilation) != (1, 1):
         params["dilation"] = dilation
@@ -70,6 +69,14 @@ def string_padding(name: str, mode: str, kernel_size: tuple, stride, dilation
         raise ValueError(f"{name}: padding='same' needs a (O, C, kh, kw) weight")
     span = [d * (k - 1) for d, k in zip(pair(dilation), kernel_size, strict=True)]
     return (span[0] // 2, span[1] // 2), (span[0] % 2, span[1] % 2)
+
+
+def pad_bottom_right(x: Any, extra: tuple[int, int]) -> Any:
+    """x with zero rows below and columns to the right: where padding='same' puts the
+    odd pixel of an odd kernel span, as PyTorch does."""
+    if extra == (0, 0):
+        return x
+    return OP.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
 
 
 def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: int | tuple = 1,

@@ -95,9 +95,9 @@ def _linear_relu_grads(xp, g, ans, inputs, needs):
 
 
 def _linear_relu_grads_into_g(xp, g, ans, inputs, needs):
-    # When the engine owns g: relu's rule in place, as relu's own in-place rule does
-    return _linear_grads(xp, np.multiply(g, ans > 0, out=g) if g.ndim else g * (ans > 0),
-                         ans, inputs, needs)
+    # When the engine owns g: relu's rule in place (g is never 0-d: linear's output
+    # has the weight's out_features axis)
+    return _linear_grads(xp, np.multiply(g, ans > 0, out=g), ans, inputs, needs)
 
 
 def _linear_grads(xp, g, ans, inputs, needs) -> tuple:
