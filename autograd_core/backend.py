@@ -1,0 +1,215 @@
+"""Array backends: which library, and which device, holds a tensor's numbers.
+
+A backend is an array library that follows the array API standard: numpy
+(the default, device "cpu"), CuPy for NVIDIA GPUs ("cuda", "cuda:1"), or any
+other library whose arrays have ``__array_namespace__`` (array-api-strict is
+the test stand-in). Ops are written once against ``backend.xp``: the
+library's standard names, plus the few kernels the standard lacks (below,
+``Extras``). The backend of an array is found by its type, once per type,
+so finding it costs one dictionary lookup per op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+
+class Device(str):
+    """A device name that compares equal to its string: ``t.device == "cpu"``.
+
+    ``type`` is the part before the colon ("cpu", "cuda", or a library's name),
+    ``index`` the number after it (None where there is none)."""
+
+    __slots__ = ()
+
+    @property
+    def type(self) -> str:
+        return self.partition(":")[0]
+
+    @property
+    def index(self) -> int | None:
+        rest = self.partition(":")[2]
+        return int(rest) if rest.isdigit() else None
+
+    def __repr__(self) -> str:
+        return f"device({str.__repr__(self)})"
+
+
+CPU = Device("cpu")
+
+
+class Backend:
+    """One array library: its namespace ``xp`` (standard names plus extras) and
+    ``ops``, the registered ops' forwards bound to it (the namespace a gradient
+    rule gets in a plain backward pass)."""
+
+    def __init__(self, name: str, library: Any, extras: dict[str, Any]) -> None:
+        self.name = name
+        self.library = library
+        names = {k: getattr(library, k) for k in dir(library) if not k.startswith("_")}
+        self.xp = SimpleNamespace(**names, **extras)
+        self.ops = SimpleNamespace()
+        self.single_device = name == "numpy"
+        for op in _OPS:
+            self.bind(op)
+
+    def bind(self, op) -> None:
+        """Make `op`'s forward on this backend's arrays one of `ops`."""
+        setattr(self.ops, op.name, op.bound(self.xp))
+
+    def device(self, array: Any) -> Device:
+        if self.single_device:
+            return CPU
+        return _device_name(self, array.device)
+
+    def __repr__(self) -> str:
+        return f"<backend {self.name}>"
+
+
+_OPS: list = []  # every registered op, so a backend made later binds them too
+_BY_TYPE: dict[type, Backend] = {}
+_BY_NAME: dict[str, Backend] = {}
+
+
+def register_op(op) -> None:
+    _OPS.append(op)
+    for backend in _BY_NAME.values():
+        backend.bind(op)
+
+
+def _device_name(backend: Backend, device: Any) -> Device:
+    if backend.name == "cupy":
+        return Device(f"cuda:{device.id}")
+    text = str(device)
+    if "'" in text:  # array_api_strict.Device('device1') -> device1
+        text = text.split("'")[1]
+    return Device(f"{backend.name}:{text}")
+
+
+# -- the kernels the standard lacks --------------------------------------------
+def _generic_index_add(xp):
+    def index_add(x, axis: int, index, src):
+        """x with src's slices summed in at `index` along `axis`, repeats summing
+        (numpy's add.at): a one-hot matrix product, the standard's only route."""
+        n = x.shape[axis]
+        onehot = xp.astype(xp.arange(n, device=x.device)[:, None] == index[None, :], x.dtype)
+        moved = xp.moveaxis(src, axis, -1)
+        summed = xp.moveaxis(xp.matmul(moved, xp.matrix_transpose(onehot)), -1, axis)
+        return x + summed
+    return index_add
+
+
+def _numpy_index_add(x, axis: int, index, src):
+    out = np.array(x, copy=True)
+    np.add.at(out, (slice(None),) * (axis % x.ndim) + (index,), src)
+    return out
+
+
+def _numpy_extras() -> dict[str, Any]:
+    return {"index_add": _numpy_index_add, "errstate": np.errstate,
+            "to_host": lambda a: a, "from_host": lambda a, device=None: a}
+
+
+def _generic_extras(library: Any) -> dict[str, Any]:
+    def from_host(a, device=None):
+        return library.asarray(a, device=device)
+    return {"index_add": _generic_index_add(library),
+            "errstate": lambda **kw: contextlib.nullcontext(),
+            "to_host": lambda a: np.from_dlpack(a),
+            "from_host": from_host}
+
+
+NUMPY = Backend("numpy", np, _numpy_extras())
+_BY_NAME["numpy"] = NUMPY
+_BY_TYPE[np.ndarray] = NUMPY
+for _scalar in (float, int, bool, complex, np.generic):
+    _BY_TYPE[_scalar] = NUMPY
+
+
+def backend_of(array: Any) -> Backend:
+    """The backend of an array (numpy for numbers and numpy scalars)."""
+    backend = _BY_TYPE.get(type(array))
+    if backend is not None:
+        return backend
+    if isinstance(array, np.generic):
+        return NUMPY
+    get = getattr(array, "__array_namespace__", None)
+    if get is None:
+        raise TypeError(f"{type(array).__name__} is not an array of a known library "
+                        f"(numpy, cupy, or one with __array_namespace__)")
+    library = get()
+    backend = _named(library.__name__.split(".")[0], library)
+    _BY_TYPE[type(array)] = backend
+    return backend
+
+
+def _named(name: str, library: Any) -> Backend:
+    backend = _BY_NAME.get(name)
+    if backend is None:
+        extras = _generic_extras(library)
+        if name == "cupy":
+            from .cuda import cupy_extras
+            extras.update(cupy_extras(library))
+        backend = _BY_NAME[name] = Backend(name, library, extras)
+    return backend
+
+
+def parse_device(device: Any) -> tuple[Backend, Any]:
+    """("cpu" | "cuda" | "cuda:N" | "LIBRARY:DEVICE") -> (backend, the library's device)."""
+    if device is None or isinstance(device, Device) and device == CPU:
+        return NUMPY, None
+    text = str(device)
+    kind, _, rest = text.partition(":")
+    if kind == "cpu" and not rest:
+        return NUMPY, None
+    if kind == "cuda":
+        from .cuda import cuda_device
+        return cuda_device(rest)
+    library = _importable(kind)
+    if library is None or not hasattr(library, "__array_api_version__"):
+        raise RuntimeError(f"unknown device {text!r}: expected 'cpu', 'cuda', 'cuda:N', "
+                           f"or LIBRARY:DEVICE for an array-API library")
+    backend = _named(kind, library)
+    if not rest:
+        return backend, None
+    for d in library.__array_namespace_info__().devices():
+        if _device_name(backend, d) == text:
+            return backend, d
+    raise RuntimeError(f"unknown device {text!r}: {kind} has "
+                       f"{[str(_device_name(backend, d)) for d in library.__array_namespace_info__().devices()]}")
+
+
+def _importable(name: str):
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def device_of(array: Any) -> Device:
+    return backend_of(array).device(array)
+
+
+def to_device(array: Any, device: Any) -> Any:
+    """`array` on `device`, copied through the host when the library changes."""
+    source = backend_of(array)
+    target, where = parse_device(device)
+    if source is target:
+        if target.single_device or source.device(array) == Device(str(device)):
+            return array
+        return target.library.asarray(array, device=where, copy=True)
+    return target.xp.from_host(source.xp.to_host(array), where)
+
+
+def to_numpy(array: Any) -> np.ndarray:
+    """A host copy of a backend's array (the array itself on numpy)."""
+    return backend_of(array).xp.to_host(array)
+
+
+def seterr_context(array: Any):
+    return backend_of(array).xp.errstate
