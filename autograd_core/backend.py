@@ -51,7 +51,7 @@ class Backend:
         self.name = name
         self.library = library
         names = {k: getattr(library, k) for k in dir(library) if not k.startswith("_")}
-        self.xp = SimpleNamespace(**names, **extras)
+        self.xp = SimpleNamespace(**{**names, **extras})
         self.ops = SimpleNamespace()
         self.single_device = name == "numpy"
         for op in _OPS:
@@ -60,6 +60,12 @@ class Backend:
     def bind(self, op) -> None:
         """Make `op`'s forward on this backend's arrays one of `ops`."""
         setattr(self.ops, op.name, op.bound(self.xp))
+
+    def dtype(self, dtype: Any) -> Any:
+        """This library's dtype for a numpy dtype (or its name)."""
+        if self.single_device:
+            return np.dtype(dtype)
+        return getattr(self.library, np.dtype(dtype).name)
 
     def device(self, array: Any) -> Device:
         if self.single_device:
@@ -109,8 +115,14 @@ def _numpy_index_add(x, axis: int, index, src):
     return out
 
 
+def _numpy_unshared(a) -> bool:
+    """A whole, writable array of its own (no view): the engine may give it to a leaf's
+    .grad without a copy, if no other gradient is the same object."""
+    return type(a) is np.ndarray and a.base is None and a.flags.writeable
+
+
 def _numpy_extras() -> dict[str, Any]:
-    return {"index_add": _numpy_index_add, "errstate": np.errstate,
+    return {"index_add": _numpy_index_add, "errstate": np.errstate, "unshared": _numpy_unshared,
             "to_host": lambda a: a, "from_host": lambda a, device=None: a}
 
 
@@ -119,6 +131,7 @@ def _generic_extras(library: Any) -> dict[str, Any]:
         return library.asarray(a, device=device)
     return {"index_add": _generic_index_add(library),
             "errstate": lambda **kw: contextlib.nullcontext(),
+            "unshared": lambda a: False,  # views are invisible through the standard
             "to_host": lambda a: np.from_dlpack(a),
             "from_host": from_host}
 
@@ -176,11 +189,12 @@ def parse_device(device: Any) -> tuple[Backend, Any]:
     backend = _named(kind, library)
     if not rest:
         return backend, None
-    for d in library.__array_namespace_info__().devices():
+    devices = library.__array_namespace_info__().devices()
+    for d in devices:
         if _device_name(backend, d) == text:
             return backend, d
-    raise RuntimeError(f"unknown device {text!r}: {kind} has "
-                       f"{[str(_device_name(backend, d)) for d in library.__array_namespace_info__().devices()]}")
+    names = ", ".join(_device_name(backend, d) for d in devices)
+    raise RuntimeError(f"unknown device {text!r}: {kind} has {names}")
 
 
 def _importable(name: str):
@@ -189,6 +203,33 @@ def _importable(name: str):
         return importlib.import_module(name)
     except ImportError:
         return None
+
+
+def is_device_name(x: Any) -> bool:
+    """Whether `x` names a device ("cpu", "cuda:1", "array_api_strict:device1"), not a
+    dtype ("float32")."""
+    return isinstance(x, str) and (x.partition(":")[0] in ("cpu", "cuda") or ":" in x)
+
+
+def is_floating(dtype: Any) -> bool:
+    if isinstance(dtype, np.dtype):
+        return dtype.kind == "f"
+    return _namespace_of_dtype(dtype).isdtype(dtype, "real floating")
+
+
+def is_complex(dtype: Any) -> bool:
+    if isinstance(dtype, np.dtype):
+        return dtype.kind == "c"
+    return _namespace_of_dtype(dtype).isdtype(dtype, "complex floating")
+
+
+def _namespace_of_dtype(dtype: Any):
+    for backend in _BY_NAME.values():
+        if any(dtype == getattr(backend.library, n, None) for n in ("float32", "float64",
+               "float16", "int64", "int32", "bool", "complex64", "complex128", "int8",
+               "int16", "uint8")):
+            return backend.library
+    raise TypeError(f"unknown dtype {dtype!r}")
 
 
 def device_of(array: Any) -> Device:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import backend_of
 from .grad_mode import STATE, enable_grad, no_grad
 from .registry import Op, T
 from .tensor import Tensor, _make, _record
@@ -64,7 +65,7 @@ def _function_vjp(xp, g, ans, inputs, needs, ctx: FunctionCtx):
     ctx._inputs, ctx._ans = inputs, ans
     try:
         # backward always gets a Tensor: under create_graph a seed gradient may be an array
-        g = g if isinstance(g, Tensor) else _make(np.asarray(g), None)
+        g = g if isinstance(g, Tensor) else _make(g, None)
         with enable_grad() if create else no_grad():
             grads = ctx._fn.backward(ctx, g)
     finally:  # ctx must not keep the graph's tensors: that would be a reference cycle
@@ -78,17 +79,24 @@ def _function_vjp(xp, g, ans, inputs, needs, ctx: FunctionCtx):
         if gi is None:
             out.append(None)
             continue
-        if not isinstance(gi, (Tensor, np.ndarray, np.generic, int, float)):
+        if not isinstance(gi, (Tensor, np.generic, int, float)) and not hasattr(gi, "shape"):
             raise TypeError(f"{ctx._fn.__name__}.backward: gradient {len(out)} is a "
                             f"{type(gi).__name__}; return a Tensor, an ndarray or None")
         if create:
-            out.append(gi if isinstance(gi, Tensor) else _make(np.asarray(gi), None))
+            out.append(gi if isinstance(gi, Tensor) else _make(_array(gi, ans), None))
         else:
-            out.append(gi.data if isinstance(gi, Tensor) else np.asarray(gi))
+            out.append(gi.data if isinstance(gi, Tensor) else _array(gi, ans))
         if out[-1].shape != np.shape(x):
             raise RuntimeError(f"{ctx._fn.__name__}.backward: gradient {len(out) - 1} has "
                                f"shape {tuple(out[-1].shape)}, its input {tuple(np.shape(x))}")
     return out
+
+
+def _array(gi, ans):
+    """A gradient a backward returned as an array, or a number as one of ans's backend."""
+    if hasattr(gi, "__array_namespace__"):
+        return gi
+    return backend_of(ans._data if isinstance(ans, Tensor) else ans).xp.asarray(gi)
 
 
 class Function:
@@ -110,8 +118,8 @@ class Function:
     def apply(cls, *args: Any, **params: Any) -> Tensor:
         op = cls.__dict__.get("_op")
         if op is None:  # one Op per Function subclass, made on first use
-            op = Op(cls.__name__, lambda *a, ctx=None: None, None, _function_vjp, -1,
-                    None, False, cls.__doc__ or "")
+            op = Op(cls.__name__, lambda xp, *a, ctx=None: None, _function_vjp, -1,
+                    None, False, False, None, cls.__doc__ or "")
             cls._op = op
         ctx = FunctionCtx(cls)
         arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
@@ -119,8 +127,11 @@ class Function:
         ctx._arrays = arrays
         with no_grad():
             out = cls.forward(ctx, *arrays, **params)
-        out = np.asarray(out.data if isinstance(out, Tensor) else out)
-        if out.dtype.kind not in "biufc":  # forgot `return`, say: None is an object array
+        out = out.data if isinstance(out, Tensor) else out
+        if not hasattr(out, "__array_namespace__"):
+            out = np.asarray(out)
+        # forgot `return`, say: None is an object array
+        if isinstance(out, np.ndarray) and out.dtype.kind not in "biufc":
             raise TypeError(f"{cls.__name__}.forward must return an ndarray of numbers, "
                             f"got {type(out.item() if out.ndim == 0 else out).__name__}")
         ctx._ans = out

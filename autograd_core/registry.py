@@ -1,17 +1,24 @@
 """The op registry: every differentiable op, defined once.
 
-An op is a numpy forward function plus one gradient rule per input. A rule
-has the signature ``rule(xp, g, ans, *inputs, **params) -> gradient`` and is
-written against the namespace ``xp``, never against numpy or Tensor directly:
+An op is a forward on arrays plus one gradient rule per input:
 
-* in a plain backward pass the engine calls it with ``xp = NP`` and ndarrays,
-  so it costs a few numpy calls and builds nothing;
-* with ``create_graph=True`` it calls the very same rule with ``xp = T`` and
+    defop("exp", lambda xp, x: xp.exp(x),
+          lambda xp, g, ans, x: g * ans, sample=s.unary())
+
+The forward gets ``xp``, the array namespace of its inputs' backend (numpy,
+CuPy, any array-API library: see backend.py), and is written with the array
+API standard's names. A rule ``rule(xp, g, ans, *inputs, **params)`` is
+written against a namespace of *ops*, never against an array library or the
+Tensor directly:
+
+* in a plain backward pass the engine calls it with the backend's ``ops``
+  (each op's forward on that backend's arrays), so it costs a few array
+  calls and builds nothing;
+* with ``create_graph=True`` it calls the very same rule with ``T`` and
   Tensors, so the gradient is itself recorded and can be differentiated again.
 
-``NP`` and ``T`` hold, under the same names and signatures, the numpy forward
-and the differentiable Tensor function of every registered op. That is the
-whole trick behind higher-order gradients: no rule is written twice.
+That is the whole trick behind higher-order gradients: no rule is written
+twice. Rules see every parameter, the forward's defaults filled in.
 
 Each op also declares how to sample valid inputs (``sample(rng) -> (args,
 params)``: the domain, kinks to avoid) and whether it is piecewise linear.
@@ -23,41 +30,42 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
+from . import backend
+
 REGISTRY: dict[str, Op] = {}
 COMPOSITES: dict[str, tuple[Callable, Callable]] = {}  # name -> (function, sampler)
-NP = SimpleNamespace()  # name -> numpy function (public signature)
-T = SimpleNamespace()  # name -> differentiable Tensor function (same signature)
-OP = SimpleNamespace()  # name -> Op object, for the Tensor's hot dunder methods
+T = SimpleNamespace()  # name -> differentiable Tensor function (the public signature)
+OP = SimpleNamespace()  # name -> Op object, for the Tensor's methods
+NP = backend.NUMPY.ops  # name -> the op on numpy arrays (what rules get on numpy)
 
 
 class Op:
     """One registered op. Calling it applies it to Tensors (or arrays)."""
 
-    __slots__ = ("name", "forward", "vjps", "vjps_owned", "vjp", "vjp_owned", "nin", "params",
-                 "sample", "linear", "fresh", "saves", "doc", "__weakref__")
+    __slots__ = ("name", "forward", "vjp", "nin", "params", "sample", "linear", "saves",
+                 "array_fn", "doc", "__weakref__")
 
-    def __init__(self, name, forward, vjps, vjp, nin, sample, linear, doc, fresh=False,
-                 inplace=None, saves=False):
+    def __init__(self, name, forward, vjp, nin, sample, linear, saves, array_fn, doc):
         self.name = name
-        self.forward = forward  # ndarrays -> ndarray
-        self.vjps = vjps  # tuple of per-input rules (None: not differentiable), or None
-        # The rules to use when the engine owns g: the in-place variant, if any
-        # (of the one per-input rule, or of the vjp).
-        self.vjps_owned = (inplace,) if inplace is not None and vjps else vjps
-        self.fresh = fresh  # every gradient it returns is a new array (plain pass)
-        self.saves = saves  # forward returns (out, saved); see defop
-        self.vjp = vjp  # or one rule for all inputs: -> tuple of gradients
-        self.vjp_owned = inplace if inplace is not None and vjp is not None else vjp
-        self.nin = nin  # number of Tensor inputs; the rest of the signature are params
+        self.forward = forward  # (xp, *arrays, **params) -> array
+        self.vjp = vjp  # (xp, g, ans, inputs, needs, **params) -> one gradient per input
+        self.nin = nin  # number of Tensor inputs (-1: all positionals); the rest are params
         self.sample = sample
         self.linear = linear  # piecewise linear: every second derivative is 0
+        self.saves = saves
+        self.array_fn = array_fn  # (xp, ...public signature) -> array, for backend.ops
         self.doc = doc
         names = [p.name for p in inspect.signature(forward).parameters.values()
-                 if p.kind is not p.VAR_POSITIONAL]
+                 if p.kind is not p.VAR_POSITIONAL][1:]  # after xp
         self.params = tuple(names[max(nin, 0):])
+
+    def bound(self, xp) -> Callable:
+        """This op on the arrays of the backend whose namespace is `xp`."""
+        return partial(self.array_fn, xp)
 
     def __call__(self, *args: Any, **params: Any):
         if 0 <= self.nin != len(args):  # variadic ops (nin < 0) take every positional
@@ -80,32 +88,41 @@ class Op:
         return f"<op {self.name}>"
 
 
+def _per_input(rules: tuple) -> Callable:
+    """The one rule form the engine calls, from one rule per input (None: no gradient)."""
+    def vjp(xp, g, ans, inputs, needs, **params):
+        return tuple(rule(xp, g, ans, *inputs, **params) if need and rule is not None
+                     else None for rule, need in zip(rules, needs))
+    return vjp
+
+
+def _with_defaults(vjp: Callable, op: Op) -> Callable:
+    """`vjp` called with the forward's defaults for every parameter not given."""
+    defaults = {p.name: p.default for p in inspect.signature(op.forward).parameters.values()
+                if p.name in op.params and p.default is not p.empty}
+    if not defaults:
+        return vjp
+    return lambda xp, g, ans, inputs, needs, **params: vjp(
+        xp, g, ans, inputs, needs, **{**defaults, **params})
+
+
 def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable,
           vjp: Callable | None = None, nin: int | None = None, linear: bool = False,
-          np_fn: Callable | None = None, public: Callable | None = None,
-          fresh: bool = False, inplace: Callable | None = None, saves: bool = False,
-          doc: str = "") -> Op:
+          array_fn: Callable | None = None, public: Callable | None = None,
+          saves: bool = False, doc: str = "") -> Op:
     """Register an op: forward on arrays, one gradient rule per input, a sampler.
 
     ``vjps[i](xp, g, ans, *inputs, **params)`` is the gradient for input i.
     Ops with a variable number of inputs (concatenate, einsum) give instead
-    ``vjp(xp, g, ans, inputs, needs, **params) -> tuple``. ``np_fn`` and
-    ``public`` override the NP/T entries when the public signature is not the
-    forward's (a sequence argument, for example).
-
-    Two promises let the plain backward pass skip an allocation per node, as a
-    hand-written loop would. ``fresh=True``: the rules always return new arrays,
-    sharing memory with nothing (so the engine owns the gradients it passes on).
-    ``inplace``: the rule (of a one-input op, or the ``vjp`` of several) rewritten
-    to overwrite g, which the engine calls instead when it owns g (a 0-d g may be
-    an immutable numpy scalar: numpy returns those). The gradient tests check
-    both promises.
+    ``vjp(xp, g, ans, inputs, needs, **params) -> tuple``. ``array_fn(xp, ...)``
+    and ``public`` override the ops-namespace and T entries when the public
+    signature is not the forward's (a sequence argument, for example).
 
     ``saves=True``: the forward returns ``(out, saved)``, intermediate results its
     rules would otherwise recompute (softmax cross-entropy keeps its exponentials).
     In a plain backward pass the rules get them as ``saved=``; under create_graph
     they get ``saved=None`` and recompute from the inputs, so that gradient stays
-    differentiable. Such an op is called through ``apply`` (not the dunders).
+    differentiable.
     """
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
@@ -113,18 +130,15 @@ def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable
         raise ValueError(f"op {name!r} needs a sample domain for its gradient checks")
     if vjp is None and not vjps:
         raise ValueError(f"op {name!r} has no gradient rule")
-    if inplace is not None and len(vjps) != 1 and vjp is None:
-        raise ValueError(f"op {name!r}: an in-place rule rewrites a one-input op's rule "
-                         f"or a vjp")
-    op = Op(name, forward, vjps or None, vjp, len(vjps) if nin is None else nin,
-            sample, linear, doc, fresh, inplace, saves)
+    if array_fn is None:
+        array_fn = (lambda xp, *a, **k: forward(xp, *a, **k)[0]) if saves else forward
+    op = Op(name, forward, vjp or _per_input(vjps), len(vjps) if nin is None else nin,
+            sample, linear, saves, array_fn, doc)
+    op.vjp = _with_defaults(op.vjp, op)
     REGISTRY[name] = op
     setattr(OP, name, op)
-    if saves and np_fn is None:
-        def np_fn(*args, **params):
-            return forward(*args, **params)[0]
-    setattr(NP, name, np_fn or forward)
     setattr(T, name, public or op)
+    backend.register_op(op)
     return op
 
 

@@ -1,8 +1,8 @@
 """The Tensor, the graph Node, and `apply`: the one place an op is executed.
 
-Hot path: every op call goes through `apply` (or its one- and two-input
-twins), which runs the numpy forward and, when some input requires grad
-and grad mode is on, records one `Node`. No reflection, no per-call dicts.
+Hot path: every op call goes through `apply`, which finds the inputs'
+backend, runs the op's forward on their arrays and, when some input requires
+grad and grad mode is on, records one `Node`. No reflection, no per-call dicts.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import NUMPY, backend_of, device_of, is_device_name, is_floating, to_numpy
 from .grad_mode import STATE
 from .registry import COMPOSITES, OP, T
 
@@ -30,12 +31,11 @@ class Node:
 
     `parents[i]` is the input Tensor when it requires grad, else None;
     `args` are the forward's input arrays, `ans` its output. Backward frees
-    `args`, `ans` and `parents` unless the graph is retained. `owned` says
-    whether the engine may overwrite `g` (it is set whenever `g` is).
+    `args`, `ans` and `parents` unless the graph is retained.
     """
 
-    __slots__ = ("op", "parents", "args", "kw", "ans", "saved", "seq", "g", "owned", "hooks",
-                 "retained", "site", "__weakref__")
+    __slots__ = ("op", "parents", "args", "kw", "ans", "saved", "seq", "hooks", "retained",
+                 "site", "__weakref__")
 
     def __init__(self, op, parents, args, kw, ans):
         self.op = op
@@ -45,7 +45,6 @@ class Node:
         self.ans = ans
         self.saved = None  # what a `saves` op's forward kept for its rules
         self.seq = next(_seq)
-        self.g = None  # gradient buffer, summed during backward
         self.hooks = None
         self.retained = None
         self.site = None  # "file:line" of the user's call, in anomaly mode only
@@ -67,7 +66,7 @@ def _make(data: ndarray, node: Node | None) -> Tensor:
     t._data = data
     t._node = node
     t._rg = node is not None
-    t.grad = None
+    t._grad = None
     t._hooks = None
     return t
 
@@ -112,11 +111,11 @@ def without_underflow(err: Exception, fn: Callable, *args: Any, **kw: Any) -> An
         return fn(*args, **kw)
 
 
-def _forward_failed(op, arrays, kw, err: Exception):
+def _forward_failed(op, xp, arrays, kw, err: Exception):
     """The forward's result when err was only underflow; else the error, naming the op
     (and the input that is no array, if one is not)."""
     try:
-        return without_underflow(err, op.forward, *arrays, **(kw or {}))
+        return without_underflow(err, op.forward, xp, *arrays, **(kw or {}))
     except Exception as again:
         bad = _not_an_array(op, arrays)
         if bad is not None:
@@ -128,17 +127,18 @@ def _forward_failed(op, arrays, kw, err: Exception):
 def _not_an_array(op, arrays) -> int | None:
     """The position of the first input that is neither an array nor a number (None
     counts only where the forward has no default for it: a bias may be None)."""
-    params = list(inspect.signature(op.forward).parameters.values()) if op.nin >= 0 else []
+    params = list(inspect.signature(op.forward).parameters.values())[1:] if op.nin >= 0 else []
     for i, a in enumerate(arrays):
         if a is None:
             if i < len(params) and params[i].default is params[i].empty:
                 return i
-        elif not isinstance(a, (ndarray, np.generic, Number)):
+        elif not isinstance(a, (Number, np.generic)) and not hasattr(a, "shape"):
             return i
     return None
 
 
 _F64 = np.dtype(np.float64)
+_NUMBERS = (float, int, bool, complex)
 
 
 def _default_float(out: ndarray, arrays, kw) -> ndarray:
@@ -168,6 +168,22 @@ def _default_float(out: ndarray, arrays, kw) -> ndarray:
     return out.astype(np.float32)
 
 
+def _as_result(backend, out, arrays, kw):
+    """The forward's result as an array of `backend`, float32 unless float64 was asked
+    for (see _default_float)."""
+    if backend is NUMPY:
+        if type(out) is not ndarray:
+            out = np.asarray(out)  # numpy gives scalars for 0-d results
+        return _default_float(out, arrays, kw) if out.dtype is _F64 else out
+    xp = backend.xp
+    if not hasattr(out, "dtype"):
+        out = xp.asarray(out)
+    if out.dtype == xp.float64 and not (kw and "dtype" in kw) and not any(
+            getattr(a, "dtype", None) == xp.float64 for a in arrays):
+        out = xp.astype(out, xp.float32)
+    return out
+
+
 def _unrecorded(op, arrays, out) -> None:
     """Anomaly mode checks, in grad mode, ops that record no graph too (no input
     requires grad). Under no_grad it does not: custom backwards run there, and
@@ -176,7 +192,33 @@ def _unrecorded(op, arrays, out) -> None:
     check_unrecorded(op, arrays, out)
 
 
-def apply(op, args: tuple, kw: dict) -> Tensor:
+def _devices_differ(first, other) -> RuntimeError:
+    return RuntimeError(f"expected all inputs on one device, found {device_of(first)} and "
+                        f"{device_of(other)}; move one with .to(device)")
+
+
+def _backend(arrays):
+    """The backend of an op's inputs; RuntimeError if they sit on two devices."""
+    first = None
+    for a in arrays:
+        if type(a) is ndarray or (hasattr(a, "__array_namespace__")
+                                  and not isinstance(a, np.generic)):
+            if first is None:
+                first = a
+            elif type(a) is not type(first):
+                raise _devices_differ(first, a)
+    if first is None:
+        return NUMPY
+    backend = backend_of(first)
+    if not backend.single_device:
+        where = first.device
+        for a in arrays:
+            if hasattr(a, "device") and a.device != where:
+                raise _devices_differ(first, a)
+    return backend
+
+
+def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
     """Run `op` on Tensors, arrays or scalars; record a Node if grad is needed."""
     arrays = []
     parents = []
@@ -191,26 +233,24 @@ def apply(op, args: tuple, kw: dict) -> Tensor:
         else:
             arrays.append(to_array(a) if type(a) is list or type(a) is tuple else a)
         parents.append(None)
+    backend = _backend(arrays)
     try:
-        out = op.forward(*arrays, **kw)
+        out = op.forward(backend.xp, *arrays, **(kw or {}))
     except Exception as err:
-        out = _forward_failed(op, arrays, kw, err)
+        out = _forward_failed(op, backend.xp, arrays, kw, err)
     saved = None
     if op.saves:
         out, saved = out
-    if type(out) is not ndarray:
-        out = np.asarray(out)
-    if out.dtype is _F64:
-        out = _default_float(out, arrays, kw)
+    out = _as_result(backend, out, arrays, kw)
     t = _new(Tensor)
     t._data = out
-    t.grad = t._hooks = None
+    t._grad = t._hooks = None
     if needs_grad and STATE.enabled:
         t._node = node = Node(op, tuple(parents), tuple(arrays), kw or None, out)
         node.saved = saved
         t._rg = True
         if STATE.anomaly:
-            _check(t._node)
+            _check(node)
     else:
         t._node = None
         t._rg = False
@@ -219,73 +259,9 @@ def apply(op, args: tuple, kw: dict) -> Tensor:
     return t
 
 
-# apply, apply1 and apply2 repeat _record/_make inline on purpose: every op call
-# goes through one of them, and a Python call saved per op shows in the benchmarks.
-def apply1(op, x: Tensor) -> Tensor:
-    """`apply` for a one-input op without params, called from Tensor methods."""
-    xd = x._data
-    try:
-        out = op.forward(xd)
-    except Exception as err:
-        out = _forward_failed(op, (xd,), None, err)
-    if type(out) is not ndarray:
-        out = np.asarray(out)
-    if out.dtype is _F64 and xd.dtype.type is not np.float64:
-        out = out.astype(np.float32)  # see _default_float
-    t = _new(Tensor)
-    t._data = out
-    t.grad = t._hooks = None
-    if x._rg and STATE.enabled:
-        t._node = Node(op, (x,), (xd,), None, out)
-        t._rg = True
-        if STATE.anomaly:
-            _check(t._node)
-    else:
-        t._node = None
-        t._rg = False
-        if STATE.anomaly and STATE.enabled:
-            _unrecorded(op, (xd,), out)
-    return t
-
-
-def apply2(op, a: Tensor, b: Any) -> Tensor:
-    """`apply` for a two-input op whose first input is a Tensor (the dunders)."""
-    ad = a._data
-    if isinstance(b, Tensor):
-        bd = b._data
-        brg = b._rg
-    else:
-        bd = to_array(b) if type(b) is list or type(b) is tuple else b
-        brg = False
-    try:
-        out = op.forward(ad, bd)
-    except Exception as err:
-        out = _forward_failed(op, (ad, bd), None, err)
-    if type(out) is not ndarray:
-        out = np.asarray(out)
-    if out.dtype is _F64:
-        out = _default_float(out, (ad, bd), None)
-    t = _new(Tensor)
-    t._data = out
-    t.grad = t._hooks = None
-    if (a._rg or brg) and STATE.enabled:
-        t._node = Node(op, (a if a._rg else None, b if brg else None), (ad, bd), None, out)
-        t._rg = True
-        if STATE.anomaly:
-            _check(t._node)
-    else:
-        t._node = None
-        t._rg = False
-        if STATE.anomaly and STATE.enabled:
-            _unrecorded(op, (ad, bd), out)
-    return t
-
-
-def _rapply2(op, a: Tensor, b: Any) -> Tensor:
-    """`apply2` with the operands swapped: `b op a`, for the reflected dunders."""
-    if isinstance(b, Tensor):
-        return apply2(op, b, a)
-    return apply(op, (b, a), {})
+def _rapply(op, a: Tensor, b: Any) -> Tensor:
+    """`b op a`, for the reflected dunders."""
+    return apply(op, (b, a))
 
 
 def as_dtype(dtype: Any, name: str = "tensor") -> np.dtype | None:
@@ -323,19 +299,19 @@ def to_array(data: Any, dtype=None, copy: bool = False) -> ndarray:
 class Tensor:
     """An n-dimensional array that records the ops applied to it.
 
-    `data` is the numpy array; `grad` the accumulated gradient (a Tensor) after
-    `backward`; `grad_fn` the Node that made it (None for leaves).
+    `data` is the array (a numpy ndarray on "cpu", a CuPy array on "cuda");
+    `grad` the accumulated gradient (a Tensor) after `backward`; `grad_fn` the
+    Node that made it (None for leaves).
     """
 
-    __slots__ = ("_data", "_node", "_rg", "grad", "_hooks", "__weakref__")
-    __array_ufunc__ = None  # ndarray (op) Tensor defers to our reflected operators
+    __slots__ = ("_data", "_node", "_rg", "_grad", "_hooks", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None) -> None:
         self._data = to_array(data, dtype)
         self._node = None
         self._rg = False
-        self.grad = None
+        self._grad = None
         self._hooks = None
         if requires_grad:
             self.requires_grad = True
@@ -347,7 +323,31 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
-        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+        if isinstance(value, Tensor):
+            value = value._data
+        self._data = value if hasattr(value, "__array_namespace__") else np.asarray(value)
+
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        """PyTorch's checks: a gradient has its tensor's shape, dtype and device."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got "
+                                f"{type(value).__name__}")
+            if value.shape != self.shape:
+                raise ValueError(f"assigned grad has shape {value.shape} but the tensor "
+                                 f"has shape {self.shape}")
+            if value._data.dtype != self._data.dtype:
+                raise TypeError(f"assigned grad has dtype {value.dtype} but the tensor "
+                                f"has dtype {self.dtype}")
+            if type(value._data) is not type(self._data) or value.device != self.device:
+                raise RuntimeError(f"assigned grad is on {value.device} but the tensor "
+                                   f"is on {self.device}")
+        self._grad = value
 
     @property
     def requires_grad(self) -> bool:
@@ -357,7 +357,7 @@ class Tensor:
     def requires_grad(self, flag: bool) -> None:
         if self._node is not None and not flag:
             raise RuntimeError("requires_grad can only be turned off on a leaf; use .detach()")
-        if flag and self._data.dtype.type not in _FLOATS:
+        if flag and not is_floating(self._data.dtype):
             raise TypeError(f"only floating point tensors can require grad, "
                             f"got dtype {self._data.dtype}")
         self._rg = bool(flag)
@@ -374,6 +374,11 @@ class Tensor:
     def grad_fn(self) -> Node | None:
         return self._node
 
+    @property
+    def device(self) -> str:
+        """Where the data lives: "cpu" for numpy, "cuda:0" for CuPy (a str subclass)."""
+        return device_of(self._data)
+
     shape = property(lambda self: self._data.shape)
     ndim = property(lambda self: self._data.ndim)
     dtype = property(lambda self: self._data.dtype)
@@ -381,51 +386,67 @@ class Tensor:
     T = property(lambda self: OP.transpose(self))
     mT = property(lambda self: OP.swapaxes(self, -1, -2))
 
+    def numel(self) -> int:
+        return self._data.size
+
     def __len__(self) -> int:
         if not self._data.ndim:
             raise TypeError("len() of a 0-d tensor")  # PyTorch's words
-        return len(self._data)
+        return self._data.shape[0]
 
     __hash__ = object.__hash__  # by identity (== is elementwise), at C speed
 
     # -- conversion ---------------------------------------------------------
     def numpy(self) -> ndarray:
+        if type(self._data) is not ndarray:
+            raise RuntimeError(f"numpy: the tensor is on {self.device}; call .cpu() first "
+                               f"to copy it to the host")
         return self._data
 
     def __array__(self, dtype=None, copy=None) -> ndarray:
+        data = self.numpy()
         if copy:
-            return np.array(self._data, dtype=dtype, copy=True)
-        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+            return np.array(data, dtype=dtype, copy=True)
+        return data if dtype is None else data.astype(dtype, copy=False)
 
     def item(self) -> int | float | bool:
         if self._data.size != 1:
             raise ValueError(f"item: a Tensor of {self._data.size} elements (shape "
                              f"{self.shape}) is not one Python number")
-        return self._data.item()
+        return self._host().item()
 
     def tolist(self) -> Any:
-        return self._data.tolist()
+        return self._host().tolist()
+
+    def _host(self) -> ndarray:
+        """The numbers on the host: a host read, on a device (what the user asked for)."""
+        return self._data if type(self._data) is ndarray else to_numpy(self._data)
 
     def __float__(self) -> float:
-        return float(self._data)
+        return float(self.item())
 
     def __int__(self) -> int:
-        return int(self._data)
+        return int(self.item())
 
     def __bool__(self) -> bool:
-        return bool(self._data)
+        return bool(self._host())
 
     def __index__(self) -> int:
-        return self._data.__index__()
+        return self._host().__index__()
 
     def detach(self) -> Tensor:
         """The same data, cut off from the graph (shares memory)."""
         return _make(self._data, None)
 
+    def clone(self) -> Tensor:
+        """A copy of the data, in the graph (its gradient flows back to self)."""
+        return OP.copy(self)
+
     def astype(self, dtype) -> Tensor:
         dtype = as_dtype(dtype, "astype")
         if dtype.kind not in "fc":  # integer and bool tensors never require grad
-            return _make(self._data.astype(dtype), None)
+            backend = backend_of(self._data)
+            return _make(backend.xp.astype(self._data, backend.dtype(dtype)), None)
         return OP.astype(self, dtype=dtype)
 
     def double(self) -> Tensor:
@@ -434,9 +455,33 @@ class Tensor:
     def float(self) -> Tensor:
         return self.astype(np.float32)
 
+    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Tensor:
+        """`t.to("cuda")`, `t.to(ag.float64)`, or both: a device, a dtype, or each once.
+        Moving is in the graph: the gradient moves back."""
+        for arg in args:
+            if is_device_name(arg):
+                if device is not None:
+                    raise TypeError("to: the device is given twice")
+                device = arg
+            elif dtype is None:
+                dtype = arg
+            else:
+                raise TypeError(f"to: expected a device and/or a dtype, got {args!r}")
+        out = self
+        if dtype is not None and as_dtype(dtype, "to") != self._data.dtype:
+            out = out.astype(dtype)
+        if device is not None and str(device) != out.device:
+            out = OP.to_device(out, device=str(device))
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._host(), separator=", ", prefix="tensor(")
         extra = ""
+        if self.device != "cpu":
+            extra += f", device='{self.device}'"
         if self._data.dtype != np.float32 or not self._data.size:
             extra += f", dtype={self._data.dtype}"
         if self._node is not None:
@@ -476,40 +521,43 @@ class Tensor:
             self._node.retained = weakref.ref(self)
 
     # -- operators ----------------------------------------------------------
-    def __add__(self, o): return apply2(OP.add, self, o)
-    def __radd__(self, o): return _rapply2(OP.add, self, o)
-    def __sub__(self, o): return apply2(OP.subtract, self, o)
-    def __rsub__(self, o): return _rapply2(OP.subtract, self, o)
-    def __mul__(self, o): return apply2(OP.multiply, self, o)
-    def __rmul__(self, o): return _rapply2(OP.multiply, self, o)
-    def __truediv__(self, o): return apply2(OP.divide, self, o)
-    def __rtruediv__(self, o): return _rapply2(OP.divide, self, o)
-    def __pow__(self, o): return apply2(OP.power, self, o)
-    def __rpow__(self, o): return _rapply2(OP.power, self, o)
-    def __matmul__(self, o): return apply2(OP.matmul, self, o)
-    def __rmatmul__(self, o): return _rapply2(OP.matmul, self, o)
-    def __neg__(self): return apply1(OP.negative, self)
+    def __add__(self, o): return apply(OP.add, (self, o))
+    def __radd__(self, o): return _rapply(OP.add, self, o)
+    def __sub__(self, o): return apply(OP.subtract, (self, o))
+    def __rsub__(self, o): return _rapply(OP.subtract, self, o)
+    def __mul__(self, o): return apply(OP.multiply, (self, o))
+    def __rmul__(self, o): return _rapply(OP.multiply, self, o)
+    def __truediv__(self, o): return apply(OP.divide, (self, o))
+    def __rtruediv__(self, o): return _rapply(OP.divide, self, o)
+    def __pow__(self, o): return apply(OP.power, (self, o))
+    def __rpow__(self, o): return _rapply(OP.power, self, o)
+    def __matmul__(self, o): return apply(OP.matmul, (self, o))
+    def __rmatmul__(self, o): return _rapply(OP.matmul, self, o)
+    def __neg__(self): return apply(OP.negative, (self,))
     def __pos__(self): return self
-    def __abs__(self): return apply1(OP.abs, self)
+    def __abs__(self): return apply(OP.abs, (self,))
 
-    def _compare(self, other, fn) -> Tensor:
+    def _compare(self, other, name: str) -> Tensor:
         other = other._data if isinstance(other, Tensor) else other
+        xp = backend_of(self._data).xp
         try:
-            return _make(np.asarray(fn(self._data, other)), None)
+            out = getattr(xp, name)(self._data, other)
         except ValueError:  # numpy's message names neither the op nor the shapes as (2, 3)
-            raise ValueError(f"{fn.__name__}: operands of shapes {self.shape} and "
+            raise ValueError(f"{name}: operands of shapes {self.shape} and "
                              f"{tuple(np.shape(other))} do not broadcast") from None
+        return _make(np.asarray(out) if type(out) is not ndarray and xp is NUMPY.xp else out,
+                     None)
 
-    def __lt__(self, o): return self._compare(o, np.less)
-    def __le__(self, o): return self._compare(o, np.less_equal)
-    def __gt__(self, o): return self._compare(o, np.greater)
-    def __ge__(self, o): return self._compare(o, np.greater_equal)
-    def __eq__(self, o): return self._compare(o, np.equal)  # type: ignore[override]
-    def __ne__(self, o): return self._compare(o, np.not_equal)  # type: ignore[override]
-    def __and__(self, o): return self._compare(o, np.logical_and)
-    def __or__(self, o): return self._compare(o, np.logical_or)
-    def __xor__(self, o): return self._compare(o, np.logical_xor)
-    def __invert__(self): return _make(np.logical_not(self._data), None)
+    def __lt__(self, o): return self._compare(o, "less")
+    def __le__(self, o): return self._compare(o, "less_equal")
+    def __gt__(self, o): return self._compare(o, "greater")
+    def __ge__(self, o): return self._compare(o, "greater_equal")
+    def __eq__(self, o): return self._compare(o, "equal")  # type: ignore[override]
+    def __ne__(self, o): return self._compare(o, "not_equal")  # type: ignore[override]
+    def __and__(self, o): return self._compare(o, "logical_and")
+    def __or__(self, o): return self._compare(o, "logical_or")
+    def __xor__(self, o): return self._compare(o, "logical_xor")
+    def __invert__(self): return _make(backend_of(self._data).xp.logical_not(self._data), None)
 
     def __getitem__(self, index) -> Tensor:
         return OP.getitem(self, index=_plain_index(index))
@@ -539,10 +587,10 @@ class Tensor:
         return OP.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims=False):
-        return _make(np.asarray(self._data.argmax(axis=axis, keepdims=keepdims)), None)
+        return _nograd.argmax(self, axis=axis, keepdims=keepdims)
 
     def argmin(self, axis=None, keepdims=False):
-        return _make(np.asarray(self._data.argmin(axis=axis, keepdims=keepdims)), None)
+        return _nograd.argmin(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape):
         return OP.reshape(self, shape=_varargs(shape))
@@ -557,12 +605,12 @@ class Tensor:
     def clip(self, a_min=None, a_max=None): return T.clip(self, a_min, a_max)
     def dot(self, other): return COMPOSITES["dot"][0](self, other)
     def repeat(self, repeats, axis=None): return OP.repeat(self, repeats, axis)
-    def exp(self): return apply1(OP.exp, self)
-    def log(self): return apply1(OP.log, self)
-    def sqrt(self): return apply1(OP.sqrt, self)
-    def tanh(self): return apply1(OP.tanh, self)
-    def sigmoid(self): return apply1(OP.sigmoid, self)
-    def abs(self): return apply1(OP.abs, self)
+    def exp(self): return apply(OP.exp, (self,))
+    def log(self): return apply(OP.log, (self,))
+    def sqrt(self): return apply(OP.sqrt, (self,))
+    def tanh(self): return apply(OP.tanh, (self,))
+    def sigmoid(self): return apply(OP.sigmoid, (self,))
+    def abs(self): return apply(OP.abs, (self,))
 
     def norm(self, axis=None, keepdims=False):
         return OP.norm(self, axis=axis, keepdims=keepdims)
@@ -601,4 +649,5 @@ def _plain_index(index: Any) -> Any:
     return index
 
 
+from . import nograd as _nograd  # noqa: E402  (functions without a gradient, on Tensors)
 from .engine import backward as _run_backward  # noqa: E402  (the engine needs Tensor)

@@ -107,7 +107,6 @@ def gradient_norms(outputs: Tensor | Sequence[Tensor]) -> dict[int, float]:
     finally:
         for n, hooks, retained in saved:
             n.hooks, n.retained = hooks, retained
-            n.g = None  # a failed pass must not leave half-summed buffers behind
     return norms
 
 

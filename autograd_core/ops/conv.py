@@ -135,12 +135,12 @@ def _windows(x, geometry, dilation=1) -> np.ndarray:
                       writeable=False)
 
 
-def _unfold(x, kernel_size, stride=1, padding=0, dilation=1):
+def _unfold(xp, x, kernel_size, stride=1, padding=0, dilation=1):
     geometry = _geometry(x.shape, kernel_size, stride, padding, dilation)
     return np.ascontiguousarray(_windows(x, geometry, dilation))
 
 
-def _fold(cols, shape, kernel_size, stride=1, padding=0, dilation=1):
+def _fold(xp, cols, shape, kernel_size, stride=1, padding=0, dilation=1):
     kh, kw, sh, sw, ph, pw, oh, ow = _geometry(shape, kernel_size, stride, padding, dilation)
     dh, dw = pair(dilation)
     n, c, h, w = shape
@@ -176,7 +176,7 @@ def _sample_unfold(rng):
 
 def _sample_fold(rng):
     shape, params = _sample_window(rng)
-    cols_shape = _unfold(np.zeros(shape), **params).shape
+    cols_shape = _unfold(np, np.zeros(shape), **params).shape
     return (s.values(rng, cols_shape),), {"shape": shape, **params}
 
 
@@ -199,7 +199,7 @@ defop("fold", _fold,
 KEEP_SAVED_BYTES = 4 << 20
 
 
-def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def _conv2d(xp, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     o, cg, kh, kw = weight.shape if weight.ndim == 4 else (0, 0, 0, 0)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != cg * groups or o % groups:
         raise ValueError(f"expects input (N, C, H, W) and weight (O, C / groups, kh, kw) "
@@ -271,7 +271,7 @@ def _sample_conv2d(rng):
     return (s.any_layout(rng, s.values(rng, (n, c * groups, h, w))), weight, bias), params
 
 
-defop("conv2d", _conv2d, vjp=_conv2d_grads, nin=3, fresh=True, saves=True,
+defop("conv2d", _conv2d, vjp=_conv2d_grads, nin=3, saves=True,
       sample=_sample_conv2d)
 
 
@@ -298,7 +298,7 @@ def _tiles(x, geometry) -> np.ndarray:
     return x.reshape(n, c, oh, kh, ow, kw)
 
 
-def _window_sum(x, kernel_size, stride=None, mask=None, dilation=1):
+def _window_sum(xp, x, kernel_size, stride=None, mask=None, dilation=1):
     """Sum over each window (of the entries `mask` selects)."""
     out = None
     geometry = _geometry(x.shape, kernel_size, stride, 0, dilation)
@@ -309,7 +309,7 @@ def _window_sum(x, kernel_size, stride=None, mask=None, dilation=1):
     return out
 
 
-def _window_spread(g, shape, kernel_size, stride=None, mask=None, order=None, dilation=1):
+def _window_spread(xp, g, shape, kernel_size, stride=None, mask=None, order=None, dilation=1):
     """window_sum's adjoint: g[n, c, i, j] added to every (selected) entry of window
     (i, j). `order` lays the result out in memory like the pooled input."""
     geometry = _geometry(shape, kernel_size, stride, 0, dilation)
@@ -347,7 +347,7 @@ def _sample_pool(rng, distinct: bool = False, dilation: bool = True):
 
 def _random_mask(rng, shape, params):
     kh, kw = params["kernel_size"]
-    pooled = np.shape(_window_sum(np.zeros(shape), **params))
+    pooled = np.shape(_window_sum(np, np.zeros(shape), **params))
     winner = rng.integers(0, kh * kw, size=pooled)  # one entry per window, as max's
     return np.stack([winner == k for k in range(kh * kw)]).reshape((kh, kw) + pooled)
 
@@ -361,7 +361,7 @@ def _sample_window_sum(rng):
 def _sample_window_spread(rng):
     x, params = _sample_pool(rng)
     mask = _random_mask(rng, x.shape, params) if rng.random() < 0.5 else None
-    g = s.values(rng, _window_sum(x, **params).shape)
+    g = s.values(rng, _window_sum(np, x, **params).shape)
     return (g,), {"shape": x.shape, **params, "mask": mask}
 
 
@@ -383,7 +383,7 @@ def _check4(x, what: str) -> None:
         raise ValueError(f"{what} expects an (N, C, H, W) input, got shape {x.shape}")
 
 
-def _max_pool2d(x, kernel_size, stride=None, dilation=1):
+def _max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
     _check4(x, "max_pool2d")
     geometry = _geometry(x.shape, kernel_size, stride, 0, dilation)
     kh, kw, sh, sw = geometry[:4]
@@ -472,10 +472,10 @@ def _max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None, dilation=1, saved=
                             mask=mask, order=order, dilation=dilation)
 
 
-def _avg_pool2d(x, kernel_size, stride=None):
+def _avg_pool2d(xp, x, kernel_size, stride=None):
     _check4(x, "avg_pool2d")
     kh, kw = pair(kernel_size)
-    out = _window_sum(x, kernel_size, stride)
+    out = _window_sum(xp, x, kernel_size, stride)
     out *= 1.0 / (kh * kw)
     return out
 
@@ -486,9 +486,9 @@ def _avg_pool2d_grad(xp, g, ans, x, kernel_size, stride=None):
                             stride=stride, order=_layout(x))
 
 
-defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True, fresh=True, saves=True,
+defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True, saves=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng, True)))
-defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True, fresh=True,
+defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True,
       sample=lambda rng: (lambda x, params: ((x,), params))(*_sample_pool(rng,
                                                                         dilation=False)))
 
@@ -498,8 +498,8 @@ defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True, fresh=True,
 # share of the data. One node and two arrays a step fewer than the two ops in turn, and
 # the same values and gradients, to the bit: max_pool2d's gradient, of g where the
 # window's maximum is positive (relu'(0) = 0, PyTorch's).
-def _relu_max_pool2d(x, kernel_size, stride=None, dilation=1):
-    out, mask = _max_pool2d(x, kernel_size, stride, dilation)
+def _relu_max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
+    out, mask = _max_pool2d(xp, x, kernel_size, stride, dilation)
     np.maximum(out, 0, out=out)  # max_pool2d's output is fresh; its mask is of x
     return out, mask
 
@@ -517,5 +517,5 @@ def _sample_relu_max_pool2d(rng):
     return (x,), params
 
 
-defop("relu_max_pool2d", _relu_max_pool2d, _relu_max_pool2d_grad, linear=True, fresh=True,
+defop("relu_max_pool2d", _relu_max_pool2d, _relu_max_pool2d_grad, linear=True,
       saves=True, sample=_sample_relu_max_pool2d)

@@ -9,95 +9,87 @@ that require grad make it `clamp`, with PyTorch's rules for them).
 
 from __future__ import annotations
 
+import math
+from numbers import Number
+
 import numpy as np
 
 from .. import sampling as s
-from ..grad_mode import STATE
 from ..registry import defop
 from ..tensor import Tensor
 from .shape import shape_str
 
 # -- arithmetic ---------------------------------------------------------------
-defop("add", np.add,
+defop("add", lambda xp, a, b: xp.add(a, b),
       lambda xp, g, ans, a, b: g,
       lambda xp, g, ans, a, b: g,
       sample=s.binary(), linear=True)
-defop("subtract", np.subtract,
+defop("subtract", lambda xp, a, b: xp.subtract(a, b),
       lambda xp, g, ans, a, b: g,
       lambda xp, g, ans, a, b: -g,
       sample=s.binary(), linear=True)
-defop("multiply", np.multiply,
+defop("multiply", lambda xp, a, b: xp.multiply(a, b),
       lambda xp, g, ans, a, b: g * b,
-      lambda xp, g, ans, a, b: g * a,
-      fresh=True, sample=s.binary())
-defop("divide", np.divide,
+      lambda xp, g, ans, a, b: g * a, sample=s.binary())
+defop("divide", lambda xp, a, b: xp.divide(a, b),
       lambda xp, g, ans, a, b: g / b,
       lambda xp, g, ans, a, b: -g * ans / b,
       sample=s.binary(s.REAL, s.NONZERO))
 
 
-def _values(a) -> np.ndarray:
-    """The numbers of a Tensor or an array, to build a mask from (no gradient flows into
-    a mask, so the rules build theirs on arrays whether or not they record a graph)."""
-    return np.asarray(a._data if isinstance(a, Tensor) else a)
-
-
 # PyTorch's rules at base 0, where the plain formulas give 0 * inf: d/dx is 0 where
 # p == 0 (x**p is constant there), d/dp is 0 where x == 0 and p >= 0 (0**p is 0 or 1,
-# flat in p). The usual call, with no zero anywhere, skips the masks.
+# flat in p), and -inf where x == 0 and p < 0. Array expressions, no branch on values:
+# a branch would read the numbers back from a device.
 def _power_grad_base(xp, g, ans, x, p):
-    flat = _values(p) == 0
-    if not flat.any():
-        return g * p * x ** (p - 1)
-    # p -> 1 where p == 0 keeps 0 ** -1 (and numpy's warning) out of the branch dropped.
+    if isinstance(p, Number):
+        return g * p * x ** (p - 1) if p != 0 else g * 0
+    flat = p == 0  # p -> 1 there keeps 0 ** -1 out of the branch dropped
     return xp.where(flat, 0, g * p * x ** (xp.where(flat, 1, p) - 1))
 
 
 def _power_grad_exponent(xp, g, ans, x, p):
-    zero = _values(x) == 0
-    if not zero.any():
-        return g * ans * xp.log(x)
-    # log of the base with its zeros replaced by 1: 0 there, so g * ans * 0 = 0 for
-    # p >= 0 (ans is 0 or 1); for p < 0 PyTorch's inf * log(0) = -inf, put back as such.
+    if isinstance(x, Number) and x > 0:  # a constant base, as in 2.0 ** t
+        return g * ans * math.log(x)
+    zero = x == 0
     log_x = xp.log(xp.where(zero, 1, x))
-    below = zero & (_values(p) < 0)
-    if below.any():
-        log_x = xp.where(below, -np.inf, log_x)
-    return g * ans * log_x
+    return g * ans * xp.where(zero, xp.where(p < 0, -math.inf, 0), log_x)
 
 
-defop("power", np.power, _power_grad_base, _power_grad_exponent,
+defop("power", lambda xp, a, b: xp.pow(a, b), _power_grad_base, _power_grad_exponent,
       sample=s.binary(s.POSITIVE, s.REAL))
-defop("negative", np.negative,
+defop("negative", lambda xp, x: xp.negative(x),
       lambda xp, g, ans, x: -g,
       sample=s.unary(), linear=True)
 
 # -- exponentials and powers --------------------------------------------------
-defop("exp", np.exp, lambda xp, g, ans, x: g * ans, sample=s.unary())
-defop("expm1", np.expm1, lambda xp, g, ans, x: g * (ans + 1), sample=s.unary())
-defop("log", np.log, lambda xp, g, ans, x: g / x, sample=s.unary(s.POSITIVE))
-defop("log1p", np.log1p, lambda xp, g, ans, x: g / (x + 1), sample=s.unary(s.ABOVE_M1))
-defop("sqrt", np.sqrt, lambda xp, g, ans, x: g / (ans * 2), sample=s.unary(s.POSITIVE))
-defop("square", np.square, lambda xp, g, ans, x: g * (x * 2), sample=s.unary())
+defop("exp", lambda xp, x: xp.exp(x), lambda xp, g, ans, x: g * ans, sample=s.unary())
+defop("expm1", lambda xp, x: xp.expm1(x), lambda xp, g, ans, x: g * (ans + 1), sample=s.unary())
+defop("log", lambda xp, x: xp.log(x), lambda xp, g, ans, x: g / x, sample=s.unary(s.POSITIVE))
+defop("log1p", lambda xp, x: xp.log1p(x), lambda xp, g, ans, x: g / (x + 1),
+      sample=s.unary(s.ABOVE_M1))
+defop("sqrt", lambda xp, x: xp.sqrt(x), lambda xp, g, ans, x: g / (ans * 2),
+      sample=s.unary(s.POSITIVE))
+defop("square", lambda xp, x: xp.square(x), lambda xp, g, ans, x: g * (x * 2), sample=s.unary())
 
 # -- trigonometric and hyperbolic ---------------------------------------------
-defop("sin", np.sin, lambda xp, g, ans, x: g * xp.cos(x), sample=s.unary())
-defop("cos", np.cos, lambda xp, g, ans, x: -g * xp.sin(x), sample=s.unary())
-defop("tanh", np.tanh, lambda xp, g, ans, x: g * (1 - ans * ans), sample=s.unary())
+defop("sin", lambda xp, x: xp.sin(x), lambda xp, g, ans, x: g * xp.cos(x), sample=s.unary())
+defop("cos", lambda xp, x: xp.cos(x), lambda xp, g, ans, x: -g * xp.sin(x), sample=s.unary())
+defop("tanh", lambda xp, x: xp.tanh(x), lambda xp, g, ans, x: g * (1 - ans * ans), sample=s.unary())
 
 
-def _sigmoid(x):
+def _sigmoid(xp, x):
     # Through e = exp(-|x|) <= 1: finite and exact at +-1e4, no overflow warnings.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 defop("sigmoid", _sigmoid, lambda xp, g, ans, x: g * ans * (1 - ans), sample=s.unary())
 
 # -- piecewise: signs, extrema, clipping, selection ---------------------------
-defop("abs", np.abs, lambda xp, g, ans, x: g * xp.sign(x),
+defop("abs", lambda xp, x: xp.abs(x), lambda xp, g, ans, x: g * xp.sign(x),
       sample=s.unary(s.NONZERO), linear=True)
-defop("sign", np.sign, lambda xp, g, ans, x: g * 0,
+defop("sign", lambda xp, x: xp.sign(x), lambda xp, g, ans, x: g * 0,
       sample=s.unary(s.NONZERO), linear=True)
 
 
@@ -106,45 +98,41 @@ def _tie_split(xp, g, a, b):
     return xp.where(a > b, g, xp.where(a == b, g * 0.5, 0))
 
 
-defop("maximum", np.maximum,
+defop("maximum", lambda xp, a, b: xp.maximum(a, b),
       lambda xp, g, ans, a, b: _tie_split(xp, g, a, b),
       lambda xp, g, ans, a, b: _tie_split(xp, g, b, a),
       sample=s.binary(), linear=True)
-defop("minimum", np.minimum,
+defop("minimum", lambda xp, a, b: xp.minimum(a, b),
       lambda xp, g, ans, a, b: _tie_split(xp, g, b, a),
       lambda xp, g, ans, a, b: _tie_split(xp, g, a, b),
       sample=s.binary(), linear=True)
 
 
 def _bounds_error(x, a_min, a_max) -> ValueError:
-    bounds = [f"{name} of shape {shape_str(np.shape(b))}"
+    bounds = [f"{name} of shape {shape_str(_shape(b))}"
               for name, b in (("a_min", a_min), ("a_max", a_max)) if b is not None]
     return ValueError(f"clip: {' and '.join(bounds)} {'do' if len(bounds) > 1 else 'does'} "
-                      f"not broadcast against the input of shape {shape_str(np.shape(x))}")
+                      f"not broadcast against the input of shape {shape_str(_shape(x))}")
+
+
+def _clip(xp, x, a_min=None, a_max=None):
+    a_min, a_max = _constant(a_min), _constant(a_max)
+    if a_min is None and a_max is None:
+        return xp.asarray(x, copy=True)
+    return xp.clip(x, a_min, a_max)
 
 
 def _constant(bound):
     """A bound as the one-input clip takes it: a Tensor's array, if no gradient is lost."""
     if not isinstance(bound, Tensor):
         return bound
-    if bound.requires_grad and STATE.enabled:  # the Tensor method, or OP.clip, called
+    if bound.requires_grad:  # OP.clip called directly, which has no input for it
         raise TypeError("clip: a bound that requires grad must be passed to ag.clip, "
                         "which gives it its gradient")
     return bound.data
 
 
-def _clip(x, a_min=None, a_max=None):
-    if a_min is None and a_max is None:
-        return np.array(x, copy=True)
-    a_min, a_max = _constant(a_min), _constant(a_max)
-    try:
-        return np.clip(x, a_min, a_max)
-    except ValueError:
-        raise _bounds_error(x, a_min, a_max) from None
-
-
-def _clip_grad(xp, g, ans, x, a_min=None, a_max=None):
-    a_min, a_max = (b.data if isinstance(b, Tensor) else b for b in (a_min, a_max))
+def _clip_grad(xp, g, ans, x, a_min, a_max):
     inside = (x >= a_min) if a_min is not None else None
     if a_max is not None:
         inside = (x <= a_max) if inside is None else inside & (x <= a_max)
@@ -155,16 +143,16 @@ def _clip_grad(xp, g, ans, x, a_min=None, a_max=None):
 # takes g on the closed interval, a_min where x < a_min, a_max where x > a_max; with
 # crossed bounds (a_min > a_max) the output is a_max everywhere, and so is g.
 def _clamp_grad_min(xp, g, ans, x, a_min, a_max):
-    below = _values(x) < _values(a_min)
+    below = x < a_min
     if a_max is not None:
-        below = below & (_values(a_min) < _values(a_max))
+        below = below & (a_min < a_max)
     return xp.where(below, g, 0)
 
 
 def _clamp_grad_max(xp, g, ans, x, a_min, a_max):
-    above = _values(x) > _values(a_max)
+    above = x > a_max
     if a_min is not None:
-        above = above | (_values(a_max) < _values(a_min))
+        above = above | (a_max < a_min)
     return xp.where(above, g, 0)
 
 
@@ -185,8 +173,8 @@ def _sample_clamp(rng):
     return (x, None if drop == 1 else lo, None if drop == 2 else hi), {}
 
 
-def _clamp(x, a_min, a_max):
-    return np.clip(x, a_min, a_max)
+def _clamp(xp, x, a_min, a_max):
+    return xp.clip(x, a_min, a_max)
 
 
 def clip(x, a_min=None, a_max=None) -> Tensor:
@@ -195,13 +183,18 @@ def clip(x, a_min=None, a_max=None) -> Tensor:
     Constant bounds (numbers, arrays, Tensors that need no grad) make a one-input
     op; a bound that requires grad gets PyTorch's clamp gradient (see _clamp_grad_min).
     """
-    if not any(isinstance(b, Tensor) and b.requires_grad for b in (a_min, a_max)):
-        return _CLIP(x, a_min=a_min, a_max=a_max)
     try:
-        np.broadcast_shapes(np.shape(x), np.shape(a_min), np.shape(a_max))
+        np.broadcast_shapes(*(_shape(b) for b in (x, a_min, a_max)))
     except ValueError:
         raise _bounds_error(x, a_min, a_max) from None
+    if not any(isinstance(b, Tensor) and b.requires_grad for b in (a_min, a_max)):
+        a_min, a_max = (b.data if isinstance(b, Tensor) else b for b in (a_min, a_max))
+        return _CLIP(x, a_min=a_min, a_max=a_max)
     return _CLAMP(x, a_min, a_max)
+
+
+def _shape(a) -> tuple:
+    return tuple(a.shape) if hasattr(a, "shape") else np.shape(a)
 
 
 _CLIP = defop("clip", _clip, _clip_grad, linear=True, public=clip,
@@ -210,7 +203,7 @@ _CLAMP = defop("clamp", _clamp, _clip_grad, _clamp_grad_min, _clamp_grad_max, li
                sample=_sample_clamp)
 
 
-defop("where", np.where,
+defop("where", lambda xp, c, a, b: xp.where(c, a, b),
       None,
       lambda xp, g, ans, c, a, b: xp.where(c, g, 0),
       lambda xp, g, ans, c, a, b: xp.where(c, 0, g),
@@ -220,8 +213,8 @@ defop("where", np.where,
                                          s.values(rng, full)))(s.shape(rng)), {}))
 
 
-def _astype(x, dtype):
-    return np.asarray(x).astype(dtype, copy=False)
+def _astype(xp, x, dtype):
+    return xp.astype(x, dtype) if x.dtype != dtype else x
 
 
 defop("astype", _astype, lambda xp, g, ans, x, dtype: xp.astype(g, dtype=x.dtype),

@@ -66,7 +66,7 @@ def _sample_matmul(rng):
     return (s.values(rng, a_shape), s.values(rng, b_shape)), {}
 
 
-defop("matmul", np.matmul, _grad_a, _grad_b, fresh=True, sample=_sample_matmul)
+defop("matmul", lambda xp, *a, **k: np.matmul(*a, **k), _grad_a, _grad_b, sample=_sample_matmul)
 
 
 # -- einsum: the gradient for one operand is another einsum ------------------
@@ -95,7 +95,7 @@ def normalize_subscripts(subscripts: str, shapes: list[tuple]) -> str:
     return ",".join(terms) + "->" + out
 
 
-def _einsum(*operands, subscripts):
+def _einsum(xp, *operands, subscripts):
     return np.einsum(subscripts, *operands, optimize=len(operands) > 2)
 
 
@@ -159,4 +159,4 @@ def _sample_einsum(rng):
 
 _EINSUM = defop("einsum", _einsum, vjp=_einsum_grad, nin=-1, sample=_sample_einsum,
                 public=einsum,
-                np_fn=lambda subscripts, *ops: np.einsum(subscripts, *ops))
+                array_fn=lambda xp, subscripts, *ops: np.einsum(subscripts, *ops))

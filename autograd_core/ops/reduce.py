@@ -6,10 +6,23 @@ broadcasts against the input. Ties in max/min share the gradient equally.
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
 from .. import sampling as s
 from ..registry import defop
+
+
+def torch_names(name: str, axis, keepdims, dim, keepdim):
+    """(axis, keepdims) from numpy's names or PyTorch's dim=/keepdim= (not both)."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: got both axis= and dim=; pass one")
+        axis = dim
+    if keepdim is not None:
+        if keepdims:
+            raise TypeError(f"{name}: got both keepdims= and keepdim=; pass one")
+        keepdims = keepdim
+    return axis, keepdims
 
 
 def _kept_shape(shape: tuple, axis) -> tuple:
@@ -29,16 +42,16 @@ def _count(x, ans) -> int:
     return x.size // max(ans.size, 1)
 
 
-def _sum(x, axis=None, keepdims=False):
-    return np.sum(x, axis=axis, keepdims=keepdims)
+def _sum(xp, x, axis=None, keepdims=False):
+    return xp.sum(x, axis=axis, keepdims=keepdims)
 
 
-def _mean(x, axis=None, keepdims=False):
-    return np.mean(x, axis=axis, keepdims=keepdims)
+def _mean(xp, x, axis=None, keepdims=False):
+    return xp.mean(x, axis=axis, keepdims=keepdims)
 
 
-def _prod(x, axis=None, keepdims=False):
-    return np.prod(x, axis=axis, keepdims=keepdims)
+def _prod(xp, x, axis=None, keepdims=False):
+    return xp.prod(x, axis=axis, keepdims=keepdims)
 
 
 defop("sum", _sum,
@@ -69,24 +82,24 @@ def _extreme_grad(xp, g, ans, x, axis=None, keepdims=False):
     return xp.where(winners, share, 0)
 
 
-def _max(x, axis=None, keepdims=False):
-    return np.max(x, axis=axis, keepdims=keepdims)
+def _max(xp, x, axis=None, keepdims=False):
+    return xp.max(x, axis=axis, keepdims=keepdims)
 
 
-def _min(x, axis=None, keepdims=False):
-    return np.min(x, axis=axis, keepdims=keepdims)
+def _min(xp, x, axis=None, keepdims=False):
+    return xp.min(x, axis=axis, keepdims=keepdims)
 
 
 defop("max", _max, _extreme_grad, sample=s.reduction(ties=True), linear=True)
 defop("min", _min, _extreme_grad, sample=s.reduction(ties=True), linear=True)
 
 
-def _var(x, axis=None, ddof=0, keepdims=False):
-    return np.var(x, axis=axis, ddof=ddof, keepdims=keepdims)
+def _var(xp, x, axis=None, ddof=0, keepdims=False):
+    return xp.var(x, axis=axis, correction=ddof, keepdims=keepdims)
 
 
-def _std(x, axis=None, ddof=0, keepdims=False):
-    return np.std(x, axis=axis, ddof=ddof, keepdims=keepdims)
+def _std(xp, x, axis=None, ddof=0, keepdims=False):
+    return xp.std(x, axis=axis, correction=ddof, keepdims=keepdims)
 
 
 def _centred(xp, x, axis):
@@ -105,8 +118,8 @@ def _std_grad(xp, g, ans, x, axis=None, ddof=0, keepdims=False):
     # std = sqrt(var): var's gradient times g / (2 std), which PyTorch sets to 0 where
     # the std is 0 (constant data) rather than 0/0. The divisor is made 1 there first,
     # so no nan (nor numpy's warning) arises in the entries the mask drops.
-    zero = np.asarray(ans) == 0
-    scaled = xp.where(zero, 0, g / xp.where(zero, 1, ans)) if zero.any() else g / ans
+    zero = ans == 0
+    scaled = xp.where(zero, 0, g / xp.where(zero, 1, ans))
     return (_expand(xp, scaled, x.shape, axis, keepdims) * _centred(xp, x, axis)
             * (1.0 / (_count(x, ans) - ddof)))
 
@@ -116,12 +129,20 @@ defop("std", _std, _std_grad,
                           {"axis": int(rng.integers(0, 2)), "ddof": int(rng.integers(0, 2))}))
 
 
-def _logsumexp(x, axis=None, keepdims=False):
-    # Shift by the max so exp never overflows; an all -inf slice stays -inf.
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
+def _logsumexp(xp, x, axis=None, keepdims=False):
+    # Shift by the max so exp never overflows; an all -inf slice stays -inf, and the
+    # sum of nothing is -inf (PyTorch's), not an error.
+    if x.size == 0:
+        shape = xp.sum(x, axis=axis, keepdims=keepdims).shape
+        return xp.full(shape, -math.inf, dtype=x.dtype, device=x.device)
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else xp.squeeze(out, axis=_axes(axis, x.ndim))
+
+
+def _axes(axis, ndim: int) -> tuple:
+    return tuple(range(ndim)) if axis is None else (axis,) if isinstance(axis, int) else axis
 
 
 defop("logsumexp", _logsumexp,
@@ -131,8 +152,8 @@ defop("logsumexp", _logsumexp,
       sample=s.reduction())
 
 
-def _norm(x, axis=None, keepdims=False):
-    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+def _norm(xp, x, axis=None, keepdims=False):
+    return xp.sqrt(xp.sum(x * x, axis=axis, keepdims=keepdims))
 
 
 def _norm_grad(xp, g, ans, x, axis=None, keepdims=False):

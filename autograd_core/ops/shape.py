@@ -23,7 +23,7 @@ def shape_str(shape) -> str:
 # The ndarray methods skip numpy's Python-level wrappers: these two run in every
 # CNN step (flatten, and the layout changes inside conv's gradient). So reshape and
 # broadcast_to word numpy's error rather than check first: nothing on the hot path.
-def _reshape(x, shape):
+def _reshape(xp, x, shape):
     try:
         return x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape)
     except ValueError:
@@ -31,7 +31,7 @@ def _reshape(x, shape):
                          f"(size {np.size(x)}) into shape {shape_str(shape)}") from None
 
 
-def _transpose(x, axes=None):
+def _transpose(xp, x, axes=None):
     return x.transpose(axes) if type(x) is np.ndarray else np.transpose(x, axes)
 
 
@@ -39,15 +39,15 @@ def _inverse_axes(ndim: int, axes) -> tuple | None:
     return None if axes is None else tuple(np.argsort([a % ndim for a in axes]))
 
 
-def _squeeze(x, axis=None):
+def _squeeze(xp, x, axis=None):
     return np.squeeze(x, axis)
 
 
-def _expand_dims(x, axis):
+def _expand_dims(xp, x, axis):
     return np.expand_dims(x, axis)
 
 
-def _broadcast_to(x, shape):
+def _broadcast_to(xp, x, shape):
     try:
         return np.broadcast_to(x, shape)
     except ValueError:
@@ -55,7 +55,7 @@ def _broadcast_to(x, shape):
                          f"{shape_str(np.shape(x))} to shape {shape_str(shape)}") from None
 
 
-def _flip(x, axis=None):
+def _flip(xp, x, axis=None):
     return np.flip(x, axis)
 
 
@@ -99,7 +99,7 @@ defop("reshape", _reshape, lambda xp, g, ans, x, shape: xp.reshape(g, x.shape),
 defop("transpose", _transpose,
       lambda xp, g, ans, x, axes=None: xp.transpose(g, _inverse_axes(x.ndim, axes)),
       sample=_sample_axes, linear=True)
-defop("swapaxes", np.swapaxes,
+defop("swapaxes", lambda xp, x, axis1, axis2: np.swapaxes(x, axis1, axis2),
       lambda xp, g, ans, x, axis1, axis2: xp.swapaxes(g, axis1, axis2),
       sample=_sample_two_axes, linear=True)
 defop("squeeze", _squeeze, lambda xp, g, ans, x, axis=None: xp.reshape(g, x.shape),
@@ -115,7 +115,7 @@ defop("flip", _flip, lambda xp, g, ans, x, axis=None: xp.flip(g, axis),
 
 
 # -- tile: the gradient folds each repetition back onto the original ---------
-def _tile(x, reps):
+def _tile(xp, x, reps):
     return np.tile(x, reps)
 
 
@@ -135,7 +135,7 @@ defop("tile", _tile, _tile_grad, linear=True,
 
 
 # -- joining and splitting ----------------------------------------------------
-def _concatenate(*arrays, axis=0):
+def _concatenate(xp, *arrays, axis=0):
     return np.concatenate(arrays, axis=axis)
 
 
@@ -168,7 +168,7 @@ def _sample_join(stack: bool):
     return sample
 
 
-def _stack(*arrays, axis=0):
+def _stack(xp, *arrays, axis=0):
     return np.stack(arrays, axis=axis)
 
 
@@ -198,13 +198,13 @@ def stack(tensors, axis: int = 0):
 
 _CONCAT = defop("concatenate", _concatenate, vjp=_concatenate_grad, nin=-1, linear=True,
                 sample=_sample_join(False), public=concatenate,
-                np_fn=lambda arrays, axis=0: np.concatenate(arrays, axis=axis))
+                array_fn=lambda xp, arrays, axis=0: np.concatenate(arrays, axis=axis))
 _STACK = defop("stack", _stack, vjp=_stack_grad, nin=-1, linear=True,
                sample=_sample_join(True), public=stack,
-               np_fn=lambda arrays, axis=0: np.stack(arrays, axis=axis))
+               array_fn=lambda xp, arrays, axis=0: np.stack(arrays, axis=axis))
 
 
-def _pad(x, pad_width, constant_values=0):
+def _pad(xp, x, pad_width, constant_values=0):
     widths = np.asarray(pad_width)
     if widths.dtype.kind not in "iu" or widths.size and widths.min() < 0 or \
             widths.ndim > 2 or widths.shape[-1:] not in ((), (1,), (2,)) or \
@@ -227,7 +227,7 @@ defop("pad", _pad, _pad_grad, linear=True,
 
 
 # -- indexing and its dual, scatter-add -----------------------------------------
-def _getitem(x, index):
+def _getitem(xp, x, index):
     return x[index]
 
 
@@ -245,7 +245,7 @@ def _is_basic(index) -> bool:
                (isinstance(i, np.ndarray) and i.dtype == bool) for i in items)
 
 
-def _index_add(g, index, shape):
+def _index_add(xp, g, index, shape):
     """zeros(shape) with g added at index (repeated positions accumulate)."""
     out = np.zeros(shape, dtype=np.result_type(g))
     if _is_basic(index):
@@ -299,7 +299,7 @@ def _along_axis_index(indices, axis: int, shape: tuple) -> tuple:
                  for i, grid in enumerate(grids))
 
 
-def _take_along_axis(x, indices, axis=-1):  # numpy 2.3's default axis
+def _take_along_axis(xp, x, indices, axis=-1):  # numpy 2.3's default axis
     xs, ids = np.shape(x), np.shape(indices)
     if axis is None:  # numpy's flattened form: 1-D indices into x.ravel()
         fits = len(ids) == 1
@@ -341,7 +341,7 @@ defop("take_along_axis", _take_along_axis, _take_along_axis_grad, None, linear=T
       sample=_sample_take_along_axis)
 
 
-def _repeat(x, repeats, axis=None):
+def _repeat(xp, x, repeats, axis=None):
     return np.repeat(x, repeats, axis)
 
 

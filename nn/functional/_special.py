@@ -54,14 +54,14 @@ def _erfc_nonneg(z: np.ndarray) -> np.ndarray:
     return t * np.exp(chebval(u, _CHEB) - (z - zh) * (z + zh)) * np.exp(-zh * zh)
 
 
-def _erfc(x):
+def _erfc(xp, x):
     x = np.asarray(x)
     x64 = x.astype(np.float64)
     e = _erfc_nonneg(np.abs(x64))
     return np.where(x64 < 0, 2 - e, e).astype(_float_type(x), copy=False)
 
 
-def _erf(x):
+def _erf(xp, x):
     x = np.asarray(x)
     x64 = x.astype(np.float64)
     xs = np.clip(x64, -0.5, 0.5)  # the series is used only there; keeps inf out of it

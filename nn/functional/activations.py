@@ -51,11 +51,9 @@ def _params(rng: np.random.Generator, **choices: tuple) -> dict:
 
 # -- rectifiers: piecewise linear -----------------------------------------------
 # relu(x) = max(x, 0); relu'(0) = 0.
-_RELU = defop("relu", lambda x: np.maximum(x, 0),
+_RELU = defop("relu", lambda xp, x: xp.maximum(x, 0),
               lambda xp, g, ans, x: g * (ans > 0),
-              inplace=lambda xp, g, ans, x:
-                  np.multiply(g, ans > 0, out=g) if g.ndim else g * (ans > 0),
-              fresh=True, sample=s.unary(s.NONZERO), linear=True)
+              sample=s.unary(s.NONZERO), linear=True)
 
 
 def relu(x: Any) -> Tensor:
@@ -64,7 +62,7 @@ def relu(x: Any) -> Tensor:
 
 
 # leaky_relu(x) = x if x > 0 else slope * x
-def _leaky_relu(x, negative_slope=0.01):
+def _leaky_relu(xp, x, negative_slope=0.01):
     return np.where(x > 0, x, x * negative_slope)
 
 
@@ -81,7 +79,7 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
 
 
 # hardtanh(x) = clip(x, min_val, max_val); gradient 1 strictly inside, 0 on the corners.
-def _hardtanh(x, min_val=-1.0, max_val=1.0):
+def _hardtanh(xp, x, min_val=-1.0, max_val=1.0):
     return np.clip(x, min_val, max_val)
 
 
@@ -103,7 +101,7 @@ def relu6(x: Any) -> Tensor:
 
 
 # hardsigmoid(x) = relu6(x + 3) / 6; gradient 1/6 strictly inside (-3, 3).
-_HARDSIGMOID = defop("hardsigmoid", lambda x: np.minimum(np.maximum(x + 3, 0), 6) / 6,
+_HARDSIGMOID = defop("hardsigmoid", lambda xp, x: np.minimum(np.maximum(x + 3, 0), 6) / 6,
                      lambda xp, g, ans, x: g * ((x > -3) & (x < 3)) / 6,
                      linear=True, sample=s.unary((-4.5, 4.5, (-3.0, 3.0))))
 
@@ -113,7 +111,7 @@ def hardsigmoid(x: Any) -> Tensor:
 
 
 # hardswish(x) = x relu6(x + 3) / 6; gradient 0 up to -3, x/3 + 1/2 on (-3, 3), 1 from 3.
-_HARDSWISH = defop("hardswish", lambda x: x * np.minimum(np.maximum(x + 3, 0), 6) / 6,
+_HARDSWISH = defop("hardswish", lambda xp, x: x * np.minimum(np.maximum(x + 3, 0), 6) / 6,
                    lambda xp, g, ans, x:
                        xp.where(x <= -3, 0, xp.where(x < 3, g * (x / 3 + 0.5), g)),
                    sample=s.unary((-4.5, 4.5, (-3.0, 3.0))))
@@ -152,7 +150,7 @@ def rrelu(x: Any, lower: float = 1 / 8, upper: float = 1 / 3,
 # -- exponential family ---------------------------------------------------------
 # elu(x) = scale * (x if x > 0 else alpha * (exp(input_scale * x) - 1)), PyTorch's one
 # kernel behind elu, selu and celu. exp only sees min(x, 0): no overflow for large x.
-def _elu(x, alpha=1.0, scale=1.0, input_scale=1.0):
+def _elu(xp, x, alpha=1.0, scale=1.0, input_scale=1.0):
     neg = np.expm1(np.minimum(x, 0) * input_scale) * alpha
     out = np.where(x > 0, x, neg)
     return out * scale if scale != 1 else out
@@ -188,7 +186,7 @@ def celu(x: Any, alpha: float = 1.0) -> Tensor:
 
 # softplus(x) = log(1 + e^(beta x)) / beta, and x itself once beta x > threshold.
 # Computed as (max(bx, 0) + log1p(e^-|bx|)) / beta: e^-|bx| <= 1 never overflows.
-def _softplus(x, beta=1.0, threshold=20.0):
+def _softplus(xp, x, beta=1.0, threshold=20.0):
     bx = x * beta if beta != 1 else x
     soft = np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))
     if beta != 1:
@@ -214,7 +212,7 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 # logsigmoid(x) = -softplus(-x) = min(x, 0) - log1p(e^-|x|); its derivative sigmoid(-x).
 _LOGSIGMOID = defop("logsigmoid",
-                    lambda x: np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))),
+                    lambda xp, x: np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))),
                     lambda xp, g, ans, x: g * xp.sigmoid(-x),
                     sample=s.unary((-4.0, 4.0, ())))
 
@@ -229,7 +227,7 @@ def _silu_grad(xp, g, ans, x):
     return g * sg * (1 + x * (1 - sg))
 
 
-_SILU = defop("silu", lambda x: x * NP.sigmoid(x), _silu_grad, sample=s.unary((-4.0, 4.0, ())))
+_SILU = defop("silu", lambda xp, x: x * NP.sigmoid(x), _silu_grad, sample=s.unary((-4.0, 4.0, ())))
 
 
 def silu(x: Any) -> Tensor:
@@ -242,7 +240,7 @@ def _mish_grad(xp, g, ans, x):
     return g * (t + x * xp.sigmoid(x) * (1 - t * t))
 
 
-_MISH = defop("mish", lambda x: x * np.tanh(_softplus(x, 1.0, math.inf)), _mish_grad,
+_MISH = defop("mish", lambda xp, x: x * np.tanh(_softplus(xp, x, 1.0, math.inf)), _mish_grad,
               sample=s.unary((-4.0, 4.0, ())))
 
 
@@ -252,7 +250,7 @@ def mish(x: Any) -> Tensor:
 
 # gelu(x) = x Phi(x), Phi the standard normal cdf = erfc(-x / sqrt 2) / 2;
 # gelu'(x) = Phi(x) + x phi(x). approximate='tanh': 0.5 x (1 + tanh(beta (x + kappa x^3))).
-def _gelu(x, approximate="none"):
+def _gelu(xp, x, approximate="none"):
     if approximate == "tanh":
         return 0.5 * x * (1 + np.tanh(_GELU_BETA * (x + _GELU_KAPPA * (x * x * x))))
     return 0.5 * x * NP.erfc(-x * _SQRT1_2)
@@ -280,7 +278,7 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
 
 # softsign(x) = x / (1 + |x|); softsign' = 1 / (1 + |x|)^2, without the cancellation
 # of the quotient rule's two terms far out.
-_SOFTSIGN = defop("softsign", lambda x: x / (1 + np.abs(x)),
+_SOFTSIGN = defop("softsign", lambda xp, x: x / (1 + np.abs(x)),
                   lambda xp, g, ans, x: g / xp.square(1 + xp.abs(x)),
                   sample=s.unary(s.NONZERO))
 
@@ -306,7 +304,7 @@ def _sum_keep(x, axis):
 
 
 # softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m), m = max(x); backward: y (g - sum(g y)).
-def _softmax(x, axis=-1):
+def _softmax(xp, x, axis=-1):
     e = x - _max_keep(x, axis)
     if e.ndim:
         np.exp(e, out=e)
@@ -317,7 +315,7 @@ def _softmax(x, axis=-1):
 
 
 # log_softmax(x) = x - m - log(sum e^(x - m)); backward: g - softmax * sum(g).
-def _log_softmax(x, axis=-1):
+def _log_softmax(xp, x, axis=-1):
     z = x - _max_keep(x, axis)
     z -= np.log(_sum_keep(np.exp(z), axis))
     return z

@@ -27,7 +27,7 @@ __all__ = ["linear", "dropout", "batch_norm", "layer_norm", "embedding", "flatte
 
 
 # -- linear: y = x W^T + b, for x of shape (..., in) ---------------------------------
-def _linear(x, weight, bias=None):
+def _linear(xp, x, weight, bias=None):
     if (x.shape if type(x) is np.ndarray else np.shape(x))[-1:] != weight.shape[1:]:
         got = np.shape(x)[-1] if np.ndim(x) else "no"
         raise ValueError(f"the input has {got} features (last axis) but the weight "
@@ -70,7 +70,7 @@ def _sample_linear(rng):
     return (s.any_layout(rng, s.values(rng, batch + (i,))), s.values(rng, (o, i)), bias), {}
 
 
-_LINEAR = defop("linear", _linear, _linear_dx, _linear_dw, _linear_db, fresh=True,
+_LINEAR = defop("linear", _linear, _linear_dx, _linear_dw, _linear_db,
                 sample=_sample_linear)
 
 
@@ -83,8 +83,8 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
 # The same arrays as the two ops in turn, to the bit, forward and backward (relu's
 # rule g * (ans > 0), then linear's three), with one node and one module call fewer,
 # and relu applied in place to the product, which is fresh.
-def _linear_relu(x, weight, bias=None):
-    out = _linear(x, weight, bias)
+def _linear_relu(xp, x, weight, bias=None):
+    out = _linear(xp, x, weight, bias)
     np.maximum(out, 0, out=out)
     return out
 
@@ -92,12 +92,6 @@ def _linear_relu(x, weight, bias=None):
 def _linear_relu_grads(xp, g, ans, inputs, needs):
     # relu's rule, then linear's; ans > 0 is a constant mask (a bool Tensor in T)
     return _linear_grads(xp, g * (ans > 0), ans, inputs, needs)
-
-
-def _linear_relu_grads_into_g(xp, g, ans, inputs, needs):
-    # When the engine owns g: relu's rule in place (g is never 0-d: linear's output
-    # has the weight's out_features axis)
-    return _linear_grads(xp, np.multiply(g, ans > 0, out=g), ans, inputs, needs)
 
 
 def _linear_grads(xp, g, ans, inputs, needs) -> tuple:
@@ -111,13 +105,13 @@ def _sample_linear_relu(rng):
     """linear's inputs, with every pre-activation away from relu's kink at 0."""
     while True:
         args, params = _sample_linear(rng)
-        z = _linear(*(np.asarray(a) if a is not None else None for a in args))
+        z = _linear(np, *(np.asarray(a) if a is not None else None for a in args))
         if z.size == 0 or np.abs(z).min() > 0.1:
             return args, params
 
 
-_LINEAR_RELU = defop("linear_relu", _linear_relu, vjp=_linear_relu_grads, nin=3, fresh=True,
-                     inplace=_linear_relu_grads_into_g, sample=_sample_linear_relu)
+_LINEAR_RELU = defop("linear_relu", _linear_relu, vjp=_linear_relu_grads, nin=3,
+                     sample=_sample_linear_relu)
 
 
 # -- linear(flatten(x)) in one node: how Sequential runs Flatten -> Linear (a CNN's
@@ -127,10 +121,10 @@ def _rows(x):
     return x.reshape(len(x), -1)  # an ndarray's or a Tensor's (differentiable) reshape
 
 
-def _flatten_linear(x, weight, bias=None):
+def _flatten_linear(xp, x, weight, bias=None):
     if np.ndim(x) < 2:
         raise ValueError(f"expects an input with a batch axis, got shape {np.shape(x)}")
-    return _linear(_rows(x), weight, bias)
+    return _linear(xp, _rows(x), weight, bias)
 
 
 def _flatten_linear_dx(xp, g, ans, x, weight, bias=None):
@@ -148,7 +142,7 @@ _FLATTEN_LINEAR = defop(
     "flatten_linear", _flatten_linear, _flatten_linear_dx,
     lambda xp, g, ans, x, weight, bias=None: _linear_dw(xp, g, ans, _rows(x), weight),
     lambda xp, g, ans, x, weight, bias=None: _linear_db(xp, g, ans, x, weight),
-    fresh=True, sample=_sample_flatten_linear)
+    sample=_sample_flatten_linear)
 
 
 def flatten_linear(x: Any, weight: Any, bias: Any = None) -> Tensor:

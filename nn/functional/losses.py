@@ -140,7 +140,7 @@ def _clamped_logs(p):
         return np.maximum(np.log(p), -100), np.maximum(np.log1p(-p), -100)
 
 
-def _bce(p, y):
+def _bce(xp, p, y):
     log_p, log_q = _clamped_logs(p)
     return -(y * log_p + (1 - y) * log_q)
 
@@ -186,7 +186,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
 # bce_with_logits(z, y) = max(z, 0) - z y + log1p(e^-|z|); d/dz = sigmoid(z) - y, d/dy = -z.
 _BCE_LOGITS = defop(
     "bce_with_logits",
-    lambda z, y: np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))),
+    lambda xp, z, y: np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))),
     lambda xp, g, ans, z, y: g * (xp.sigmoid(z) - y),
     lambda xp, g, ans, z, y: -g * z,
     sample=lambda rng: (lambda shape: ((s.values(rng, shape, (-4.0, 4.0, ())),
@@ -307,7 +307,7 @@ def _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction) 
             and (ignore_index is None or not (target == ignore_index).any()))
 
 
-def _xent(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
+def _xent(xp, logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
           reduction="mean"):
     if _is_plain(logits, target, weight, ignore_index, label_smoothing, reduction):
         # sum_i log sum_c e^(z_ic) - z_i,t_i with z shifted by each row's max;
@@ -483,7 +483,7 @@ def _sample_nll(rng):
     del p["label_smoothing"]
     if p["ignore_index"] is None:  # the op's "nothing ignored"; the public default here
         p["ignore_index"] = -100
-    return (_log_softmax(x, axis=1), t), p
+    return (_log_softmax(np, x, axis=1), t), p
 
 
 def _sample_soft_xent(rng):
