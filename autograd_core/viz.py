@@ -64,10 +64,11 @@ def _walk(outputs: Sequence[Tensor]) -> tuple[list[Node], list[Tensor]]:
             continue
         seen.add(id(node))
         nodes.append(node)
-        if node.parents is None:
-            raise RuntimeError(f"the graph behind op '{node.op.name}' was freed by a backward "
-                               f"pass; call backward(retain_graph=True) before drawing it, or "
-                               f"draw it before the backward")
+        if node.parents is None:  # backward without retain_graph frees the links
+            raise RuntimeError(f"ag.viz: the graph behind op '{node.op.name}' was freed by "
+                               f"backward(); draw it before calling backward (show_grad "
+                               f"computes its own gradients and leaves .grad alone), or "
+                               f"call backward(retain_graph=True)")
         for p in node.parents:
             if p is None:
                 continue
@@ -152,7 +153,8 @@ def to_dot(output: Tensor | Sequence[Tensor], params: Mapping[str, Tensor] | Non
     `model.named_parameters()` when only `model` is given. model: an
     nn.Module whose parameters are grouped into one cluster per submodule.
     show_grad: label and colour nodes by gradient norm (a retained backward;
-    no `.grad` changes). max_nodes: draw only the that many ops nearest the
+    no `.grad` changes). The graph must still be there: draw before
+    `backward()`, or after `backward(retain_graph=True)`. max_nodes: draw only the that many ops nearest the
     output, and one node counting the rest.
     """
     outputs = [output] if isinstance(output, Tensor) else list(output)

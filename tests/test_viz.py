@@ -128,6 +128,17 @@ def test_a_freed_graph_is_reported():
         ag.viz.to_dot(y)
 
 
+def test_show_grad_after_a_plain_backward_says_to_draw_first():
+    loss, params = _mlp()
+    loss.backward()
+    with pytest.raises(RuntimeError, match=r"freed by backward\(\); draw it before"):
+        ag.viz.to_dot(loss, params=params, show_grad=True)
+    loss, params = _mlp()  # the documented order: draw, then train
+    source = ag.viz.to_dot(loss, params=params, show_grad=True).source
+    loss.backward()
+    assert "|grad|" in source and all(p.grad is not None for p in params.values())
+
+
 def test_max_nodes_cuts_the_graph_and_says_so():
     x = ag.tensor([1.0], requires_grad=True)
     y = x
