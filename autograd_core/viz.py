@@ -154,8 +154,8 @@ def to_dot(output: Tensor | Sequence[Tensor], params: Mapping[str, Tensor] | Non
     nn.Module whose parameters are grouped into one cluster per submodule.
     show_grad: label and colour nodes by gradient norm (a retained backward;
     no `.grad` changes). The graph must still be there: draw before
-    `backward()`, or after `backward(retain_graph=True)`. max_nodes: draw only the that many ops nearest the
-    output, and one node counting the rest.
+    `backward()`, or after `backward(retain_graph=True)`. max_nodes: draw only
+    that many ops nearest the output, and one node counting the rest.
     """
     outputs = [output] if isinstance(output, Tensor) else list(output)
     nodes, leaves = _walk(outputs)

@@ -267,3 +267,16 @@ def test_demo_quick(tmp_path):
     assert "gradient checks" in result.stdout and "passed" in result.stdout
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert seconds < 60, f"demo --quick took {seconds:.0f} s"
+    gan = [line for line in result.stdout.splitlines() if line.strip().startswith("ring GAN")]
+    assert gan and ("ok" not in gan[-1].split() or "8/8 modes" in gan[-1]), gan
+
+
+def test_demo_does_not_call_a_collapsed_gan_ok(monkeypatch, capsys):
+    nn_gan = pytest.importorskip("nn.gan")
+    from autograd_core import demo
+    monkeypatch.setattr(nn_gan, "train_ring_gan", lambda **kw: {
+        "coverage": {"modes_covered": 0, "high_quality": 0.0, "per_mode": [0] * 8}})
+    report = []
+    demo._stage("ring GAN", lambda: demo.train_ring_gan(steps=100), report)
+    [(title, status, detail)] = report
+    assert status == "weak" and "0/8 modes covered" in detail
