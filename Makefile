@@ -30,7 +30,7 @@ test: $(VENV)/.installed graphviz
 
 # The README's pictures (docs/*.svg), drawn by the code as it is now.
 pictures: $(VENV)/.installed graphviz
-	$(PY) docs/make_pictures.py
+	PYTHONPATH=. $(PY) docs/make_pictures.py  # this checkout, whatever the venv has installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

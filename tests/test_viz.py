@@ -200,3 +200,11 @@ def test_ten_thousand_nodes_export_quickly():
     assert source.count('label="sin\\n') == 10_000
     assert len(_edges(source)) == 10_000 + 1 + 1  # x->sin, the chain, sum, output
     assert seconds < 30, f"10,000-node export took {seconds:.1f} s"
+
+
+def test_the_same_graph_gives_the_same_dot_text():
+    sources = []
+    for _ in range(2):
+        loss, params = _mlp()
+        sources.append(ag.viz.to_dot(loss, params=params, show_grad=True).source)
+    assert sources[0] == sources[1]
