@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test lint bench crosscheck graphviz clean
+.PHONY: demo test lint bench crosscheck graphviz pictures clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(VENV)/.installed graphviz
 test: $(VENV)/.installed graphviz
 	$(VENV)/bin/ruff check .
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest
+
+# The README's pictures (docs/*.svg), drawn by the code as it is now.
+pictures: $(VENV)/.installed graphviz
+	PYTHONPATH=. $(PY) docs/make_pictures.py  # this checkout, whatever the venv has installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -3,9 +3,11 @@
 1. check every op's gradient, first and second order (as `autograd-core gradcheck`);
 2. train an MLP on scikit-learn's bundled 8x8 digits and report test accuracy;
 3. draw the graph of one training step, coloured by gradient norm;
-4. train the ring GAN briefly and report its mode coverage, if `nn.gan` exists.
+4. train the ring GAN briefly and report its mode coverage, if `nn.gan` exists:
+   'ok' only when it covers all 8 modes, 'weak' (with the count) otherwise.
 
-It takes under half a minute on two cores; `--quick` cuts training to a smoke test.
+It takes under half a minute on two cores; `--quick` trains the MLP for fewer
+epochs and the GAN for fewer steps (still enough to cover the ring).
 
 A stage whose prerequisites are missing (scikit-learn, nn.gan, Graphviz's
 `dot`) is skipped with the reason; a stage that crashes is a failure.
@@ -66,21 +68,30 @@ def draw_training_step(model: Any, batch: tuple[np.ndarray, np.ndarray], out: Pa
     return path
 
 
+class Weak(Exception):
+    """A stage ran to the end but its result falls short (a GAN that misses modes):
+    reported as 'weak', not 'ok', and not a failure (training is stochastic)."""
+
+
 def train_ring_gan(steps: int, seed: int = 0) -> str:
-    """nn.gan's ring GAN (8 Gaussians on a circle), briefly; its mode coverage."""
+    """nn.gan's ring GAN (8 Gaussians on a circle); ok only if it covers all 8 modes."""
     try:
         from nn.gan import train_ring_gan as train
     except ImportError:
         raise Skipped("nn.gan is not available") from None
     coverage = train(steps=steps, seed=seed, progress=True)["coverage"]
-    line = (f"{coverage['modes_covered']}/8 modes covered, {coverage['high_quality']:.0%} "
+    covered = coverage["modes_covered"]
+    line = (f"{covered}/8 modes covered, {coverage['high_quality']:.0%} "
             f"of samples within 3 std of a mode ({steps} steps)")
     print(f"  {line}")
+    if covered < 8:
+        raise Weak(f"{line}: the generator misses part of the ring")
     return line
 
 
 def _stage(title: str, fn: Callable[[], Any], report: list) -> Any:
-    """Run one stage; record 'ok', 'skipped' or 'FAILED' with its line for the summary."""
+    """Run one stage; record 'ok', 'weak', 'skipped' or 'FAILED' with its line for the
+    summary."""
     print(f"\n== {title} ==")
     start = time.perf_counter()
     try:
@@ -88,6 +99,10 @@ def _stage(title: str, fn: Callable[[], Any], report: list) -> Any:
     except Skipped as why:
         print(f"  skipped: {why}")
         report.append((title, "skipped", str(why)))
+        return None
+    except Weak as why:
+        print(f"  weak: {why}")
+        report.append((title, "weak", f"{why} ({time.perf_counter() - start:.1f} s)"))
         return None
     except Exception as err:  # the demo reports every stage, even after a crash
         traceback.print_exc()
@@ -125,7 +140,8 @@ def _run(quick: bool, out: Path) -> int:
                lambda: str(draw_training_step(result["model"], result["batch"], out)), report)
     else:
         report.append(("graph of one training step", "skipped", "no trained model"))
-    _stage("ring GAN", lambda: train_ring_gan(steps=100 if quick else 2500), report)
+    # 1,500 steps already cover the ring at seed 0 (~6 s): --quick gives a real verdict
+    _stage("ring GAN", lambda: train_ring_gan(steps=1500 if quick else 2500), report)
 
     print("\n== summary ==")
     width = max(len(title) for title, _, _ in report)

@@ -79,9 +79,10 @@ def _evaluate_along(fn, inputs, checked, direction, delta) -> np.ndarray:
 def _compare(report: Report, analytic: float, numeric: float, atol: float, rtol: float,
              where: str) -> None:
     err = float(abs(analytic - numeric))
-    report.max_abs_error = max(report.max_abs_error, err)
-    report.max_rel_error = max(report.max_rel_error,
-                               err / float(max(abs(numeric), atol, 1e-300)))
+    rel = err / float(max(abs(numeric), atol, 1e-300))
+    # a NaN error stays in the report (max() would drop it and print 0 beside FAIL)
+    report.max_abs_error = err if err != err else max(report.max_abs_error, err)
+    report.max_rel_error = rel if rel != rel else max(report.max_rel_error, rel)
     if not err <= atol + rtol * abs(numeric):  # also catches NaN
         _fail(report, f"{where}: analytical {analytic:.8g} vs numerical {numeric:.8g} "
                       f"(difference {err:.3g})")

@@ -64,10 +64,11 @@ def _walk(outputs: Sequence[Tensor]) -> tuple[list[Node], list[Tensor]]:
             continue
         seen.add(id(node))
         nodes.append(node)
-        if node.parents is None:
-            raise RuntimeError(f"the graph behind op '{node.op.name}' was freed by a backward "
-                               f"pass; call backward(retain_graph=True) before drawing it, or "
-                               f"draw it before the backward")
+        if node.parents is None:  # backward without retain_graph frees the links
+            raise RuntimeError(f"ag.viz: the graph behind op '{node.op.name}' was freed by "
+                               f"backward(); draw it before calling backward (show_grad "
+                               f"computes its own gradients and leaves .grad alone), or "
+                               f"call backward(retain_graph=True)")
         for p in node.parents:
             if p is None:
                 continue
@@ -151,11 +152,15 @@ def to_dot(output: Tensor | Sequence[Tensor], params: Mapping[str, Tensor] | Non
     `model.named_parameters()` when only `model` is given. model: an
     nn.Module whose parameters are grouped into one cluster per submodule.
     show_grad: label and colour nodes by gradient norm (a retained backward;
-    no `.grad` changes). max_nodes: draw only the that many ops nearest the
-    output, and one node counting the rest.
+    no `.grad` changes). The graph must still be there: draw before
+    `backward()`, or after `backward(retain_graph=True)`. max_nodes: draw only
+    that many ops nearest the output, and one node counting the rest.
     """
     outputs = [output] if isinstance(output, Tensor) else list(output)
     nodes, leaves = _walk(outputs)
+    # DOT names by position in the walk, not by id(): the same graph gives the same text
+    ids = {id(n): f"op{i}" for i, n in enumerate(nodes)}
+    ids.update((id(t), f"t{i}") for i, t in enumerate(leaves))
     names = _param_names(params, model)
     norms = gradient_norms(outputs) if show_grad else None
     hidden = 0
@@ -184,49 +189,48 @@ def to_dot(output: Tensor | Sequence[Tensor], params: Mapping[str, Tensor] | Non
         text, extra = label(n.op.name, n.ans, id(n))
         if n.site is not None:
             extra["tooltip"] = f"created at {n.site}"
-        dot.node(f"op{n.seq}", text, **{**_STYLE["op"], **extra})
-    _draw_leaves(dot, leaves, names, model, label)
-    drawn: set[int] = set()
+        dot.node(ids[id(n)], text, **{**_STYLE["op"], **extra})
+    _draw_leaves(dot, leaves, names, model, label, ids)
+    drawn: dict[int, str] = {}
     for n in nodes:
         for p, a in zip(n.parents, n.args):
             if p is None:
-                _draw_data(dot, a, n, drawn)
+                _draw_data(dot, a, ids[id(n)], drawn)
             elif p._node is None:
-                dot.edge(f"t{id(p)}", f"op{n.seq}")
+                dot.edge(ids[id(p)], ids[id(n)])
             elif kept is None or id(p._node) in kept:
-                dot.edge(f"op{p._node.seq}", f"op{n.seq}")
+                dot.edge(ids[id(p._node)], ids[id(n)])
             else:
-                dot.edge("more", f"op{n.seq}", style="dashed")
+                dot.edge("more", ids[id(n)], style="dashed")
     if hidden:
         dot.node("more", f"... {hidden} more ops", shape="plaintext")
     for k, o in enumerate(outputs):
         dot.node(f"out{k}", f"output\\n{_describe(o.data)}", **_STYLE["output"])
-        source = f"op{o._node.seq}" if o._node is not None else f"t{id(o)}"
-        dot.edge(source, f"out{k}")
+        dot.edge(ids[id(o._node) if o._node is not None else id(o)], f"out{k}")
     if norms is not None:
         _legend(dot)
     return dot
 
 
-def _draw_data(dot: graphviz.Digraph, array: Any, node: Node, drawn: set[int]) -> None:
+def _draw_data(dot: graphviz.Digraph, array: Any, op: str, drawn: dict[int, str]) -> None:
     """An array input that needs no gradient; scalars are left out as clutter."""
     if not isinstance(array, np.ndarray) or array.ndim == 0:
         return
     if id(array) not in drawn:
-        drawn.add(id(array))
-        dot.node(f"d{id(array)}", f"data\\n{_describe(array)}", **_STYLE["data"])
-    dot.edge(f"d{id(array)}", f"op{node.seq}")
+        drawn[id(array)] = f"d{len(drawn)}"
+        dot.node(drawn[id(array)], f"data\\n{_describe(array)}", **_STYLE["data"])
+    dot.edge(drawn[id(array)], op)
 
 
 def _draw_leaves(dot: graphviz.Digraph, leaves: list[Tensor], names: dict[int, str],
-                 model: Any, label: Any) -> None:
+                 model: Any, label: Any, ids: dict[int, str]) -> None:
     """Leaves, named parameters grouped by module path when a model is given."""
     groups: dict[str, list[tuple[Tensor, str]]] = {}
     for t in leaves:
         name = names.get(id(t))
         if name is None:
             text, extra = label("input", t.data, id(t))
-            dot.node(f"t{id(t)}", text, **{**_STYLE["input"], **extra})
+            dot.node(ids[id(t)], text, **{**_STYLE["input"], **extra})
             continue
         prefix = name.rpartition(".")[0] if model is not None else ""
         groups.setdefault(prefix, []).append((t, name))
@@ -237,15 +241,16 @@ def _draw_leaves(dot: graphviz.Digraph, leaves: list[Tensor], names: dict[int, s
             with dot.subgraph(name=f"cluster_{prefix or 'model'}") as c:
                 c.attr(label=title, style="rounded,dashed", color="#1f4e99",
                        fontname="Helvetica", fontsize="10")
-                _draw_params(c, members, label)
+                _draw_params(c, members, label, ids)
         else:
-            _draw_params(dot, members, label)
+            _draw_params(dot, members, label, ids)
 
 
-def _draw_params(dot: graphviz.Digraph, members: list, label: Any) -> None:
+def _draw_params(dot: graphviz.Digraph, members: list, label: Any,
+                 ids: dict[int, str]) -> None:
     for t, name in members:
         text, extra = label(name, t.data, id(t))
-        dot.node(f"t{id(t)}", text, **{**_STYLE["param"], **extra})
+        dot.node(ids[id(t)], text, **{**_STYLE["param"], **extra})
 
 
 def render(output: Tensor | Sequence[Tensor], path: str | Path,

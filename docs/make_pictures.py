@@ -1,6 +1,6 @@
 """Regenerate the README's pictures (needs Graphviz's `dot`):
 
-    .venv/bin/python docs/make_pictures.py
+    make pictures     (or: .venv/bin/python docs/make_pictures.py)
 """
 
 from __future__ import annotations

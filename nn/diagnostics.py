@@ -215,15 +215,18 @@ class Monitor:
 
     # -- reporting ----------------------------------------------------------
     def summary(self, last: int = 1) -> str:
-        """A markdown table, one row per module, of the mean of the last `last` steps."""
+        """A markdown table, one row per module in `model.named_modules()` order, of
+        the mean of the last `last` steps."""
         recent = self.history[-last:]
         if not recent:
             return "(no steps recorded)"
         kinds = [k for k in KINDS[1:] if any(r.get(k) for r in recent)]
-        names = list(dict.fromkeys(n for r in recent for k in kinds for n in r.get(k, {})))
+        modules = dict(self.model.named_modules())
+        layer = {n: i for i, n in enumerate(modules)}  # rows in the model's own order
+        seen = dict.fromkeys(n for r in recent for k in kinds for n in r.get(k, {}))
+        names = sorted(seen, key=lambda n: layer.get(n, len(layer)))
         head = "| module | type | " + " | ".join(kinds) + " |"
         lines = [head, "|" + "---|" * (len(kinds) + 2)]
-        modules = dict(self.model.named_modules())
         for n in names:
             cells = []
             for k in kinds:

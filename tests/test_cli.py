@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import textwrap
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
+
+ROOT = str(Path(__file__).resolve().parents[1])
+# the checkout under test, whatever copy of the package the interpreter has installed
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
 
 CORRECT = '''
 import autograd_core as ag
@@ -27,6 +34,17 @@ def graph():
 
 def not_a_tensor(x):
     return 3
+
+def log(x):
+    return ag.log(x).sum()
+
+def crashes(x):
+    raise ZeroDivisionError("inside the user's code")
+
+def with_model():
+    import nn
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    return model(ag.randn(2, 3)).sum(), model
 '''
 
 WRONG = '''
@@ -50,7 +68,7 @@ def f(x):
 
 def run(*args: str, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autograd_core.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=ENV)
 
 
 @pytest.fixture
@@ -92,6 +110,63 @@ def test_unknown_op_is_a_usage_error(tmp_path):
     result = run("gradcheck", "exp", "no_such_op", cwd=tmp_path)
     assert result.returncode == 2
     assert "unknown op 'no_such_op'" in result.stderr
+
+
+def test_unknown_op_suggests_a_close_name_not_the_whole_list(tmp_path):
+    result = run("gradcheck", "sigmod", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "did you mean 'sigmoid'" in result.stderr
+    assert "matmul" not in result.stderr and len(result.stderr) < 600
+
+
+def test_one_check_is_singular(tmp_path):
+    result = run("gradcheck", "exp", "--order", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 function, 1 check: 1 passed, 0 failed" in result.stdout
+    result = run("gradcheck", "exp", "tanh", cwd=tmp_path)
+    assert "2 functions, 4 checks: 4 passed" in result.stdout
+
+
+def test_a_restricted_domain_is_reported_as_nan_with_the_remedy(user_files):
+    result = run("gradcheck", "good.py:log", cwd=user_files)
+    assert result.returncode == 1
+    assert "Warning" not in result.stderr, result.stderr
+    assert "0.00e+00" not in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("log ")]
+    assert rows and all("nan" in r and r[-1] == "FAIL" for r in rows), result.stdout
+    assert "returned nan" in result.stdout and "--domain" in result.stdout
+    result = run("gradcheck", "good.py:log", "--domain", "positive", cwd=user_files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS" in result.stdout and "Warning" not in result.stderr
+
+
+def test_domains_are_listed_in_help_and_checked():
+    result = run("gradcheck", "--help")
+    for name in ("normal", "real", "positive", "nonzero", "unit", "above-1"):
+        assert name in result.stdout
+    assert run("gradcheck", "x.py:f", "--domain", "complex").returncode == 2
+    assert run("gradcheck", "exp", "--domain", "positive").returncode == 2
+
+
+def test_runtime_errors_come_without_the_usage_block(user_files):
+    result = run("gradcheck", "good.py:crashes", cwd=user_files)
+    assert result.returncode == 2
+    assert "ZeroDivisionError: inside the user's code" in result.stderr
+    assert "usage:" not in result.stderr
+    result = run("gradcheck", "exp", "--shapes", "3", cwd=user_files)  # a usage error
+    assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "autograd_core.cli", "gradcheck", "exp",
+                             "--order", "1", "--json"], cwd=tmp_path, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before anything is printed, as `| head`
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    proc.stderr.close()
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert proc.returncode == 141
 
 
 def test_user_function_from_a_file(user_files):
@@ -136,7 +211,8 @@ def test_bad_options_are_usage_errors(user_files):
     assert run(cwd=user_files).returncode == 2
 
 
-@pytest.mark.parametrize("command", [[], ["gradcheck"], ["graph"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["gradcheck"], ["graph"], ["demo"],
+                                     ["activations"]])
 def test_help(command):
     result = run(*command, "--help")
     assert result.returncode == 0 and "usage: autograd-core" in result.stdout
@@ -147,6 +223,32 @@ def test_graph_to_dot(user_files):
     assert result.returncode == 0, result.stderr
     source = (user_files / "g.dot").read_text()
     assert source.startswith("digraph") and "sigmoid" in source and "|grad|" in source
+
+
+def test_graph_of_a_tensor_and_its_module_names_the_parameters(user_files):
+    result = run("graph", "good.py:with_model", "--out", "m.dot", cwd=user_files)
+    assert result.returncode == 0, result.stderr
+    source = (user_files / "m.dot").read_text()
+    assert 'label="0.weight\\n(4, 3) float32' in source
+    assert "subgraph cluster_0" in source and 'label="2 (Linear)"' in source
+    assert 'label="input\\n' not in source.replace("input\\n(2, 3)", "")
+
+
+def test_activations_table_lists_every_activation():
+    result = run("activations")
+    assert result.returncode == 0, result.stderr
+    from nn.activation import PROPERTIES
+    for name in PROPERTIES:
+        assert f"| {name} |" in result.stdout
+    assert "| relu | (0, inf) | no | yes | hard/- | 1 | comparison |" in result.stdout
+
+
+def test_activations_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = run("activations", "--plot", str(tmp_path / "act.png"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "act.png").read_bytes()[:4] == b"\x89PNG"
+    assert run("activations", "--plot", str(tmp_path / "act.jpeg")).returncode == 2
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's `dot` is not installed")
@@ -165,3 +267,16 @@ def test_demo_quick(tmp_path):
     assert "gradient checks" in result.stdout and "passed" in result.stdout
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert seconds < 60, f"demo --quick took {seconds:.0f} s"
+    gan = [line for line in result.stdout.splitlines() if line.strip().startswith("ring GAN")]
+    assert gan and ("ok" not in gan[-1].split() or "8/8 modes" in gan[-1]), gan
+
+
+def test_demo_does_not_call_a_collapsed_gan_ok(monkeypatch, capsys):
+    nn_gan = pytest.importorskip("nn.gan")
+    from autograd_core import demo
+    monkeypatch.setattr(nn_gan, "train_ring_gan", lambda **kw: {
+        "coverage": {"modes_covered": 0, "high_quality": 0.0, "per_mode": [0] * 8}})
+    report = []
+    demo._stage("ring GAN", lambda: demo.train_ring_gan(steps=100), report)
+    [(title, status, detail)] = report
+    assert status == "weak" and "0/8 modes covered" in detail

@@ -158,3 +158,14 @@ def test_vanishing_gradients_in_a_tiny_sigmoid_run():
     assert np.all(sig[:, 0] < 0.03 * sig[:, -1])
     assert np.all(sig[:, :-1] < sig[:, 1:])  # monotone: each layer slower than the next
     assert np.all(relu[:, 0] > 0.05 * relu[:, -1])  # no such collapse with ReLU (~0.2)
+
+
+def test_summary_rows_follow_the_layer_order():
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 5), nn.Tanh(),
+                          nn.Linear(5, 3))
+    with Monitor(model) as monitor:
+        F.cross_entropy(model(ag.randn(4, 6)), np.zeros(4, np.int64)).backward()
+        monitor.step()
+    rows = [line.split("|")[1].strip() for line in monitor.summary().splitlines()[2:]]
+    # first seen would put the activations (recorded during forward) last
+    assert rows == ["0", "1", "2", "3", "4"]

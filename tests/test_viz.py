@@ -128,6 +128,17 @@ def test_a_freed_graph_is_reported():
         ag.viz.to_dot(y)
 
 
+def test_show_grad_after_a_plain_backward_says_to_draw_first():
+    loss, params = _mlp()
+    loss.backward()
+    with pytest.raises(RuntimeError, match=r"freed by backward\(\); draw it before"):
+        ag.viz.to_dot(loss, params=params, show_grad=True)
+    loss, params = _mlp()  # the documented order: draw, then train
+    source = ag.viz.to_dot(loss, params=params, show_grad=True).source
+    loss.backward()
+    assert "|grad|" in source and all(p.grad is not None for p in params.values())
+
+
 def test_max_nodes_cuts_the_graph_and_says_so():
     x = ag.tensor([1.0], requires_grad=True)
     y = x
@@ -189,3 +200,11 @@ def test_ten_thousand_nodes_export_quickly():
     assert source.count('label="sin\\n') == 10_000
     assert len(_edges(source)) == 10_000 + 1 + 1  # x->sin, the chain, sum, output
     assert seconds < 30, f"10,000-node export took {seconds:.1f} s"
+
+
+def test_the_same_graph_gives_the_same_dot_text():
+    sources = []
+    for _ in range(2):
+        loss, params = _mlp()
+        sources.append(ag.viz.to_dot(loss, params=params, show_grad=True).source)
+    assert sources[0] == sources[1]

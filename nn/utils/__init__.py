@@ -9,7 +9,8 @@ import numpy as np
 
 from autograd_core.tensor import Tensor
 
-from .module import Module
+from ..module import Module
+from . import data  # nn.utils.data, as torch.utils.data
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
            "vector_to_parameters"]
@@ -96,14 +97,14 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
 
 def vector_to_parameters(vec: Tensor | np.ndarray, parameters: Iterable[Tensor]) -> None:
     """Copy consecutive slices of vec into the parameters, in place."""
-    data = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    flat = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
     start = 0
     for p in parameters:
         n = p.data.size
-        if start + n > data.size:
-            raise ValueError(f"vector of length {data.size} is too short for the parameters")
-        p.data[...] = data[start:start + n].reshape(p.shape)
+        if start + n > flat.size:
+            raise ValueError(f"vector of length {flat.size} is too short for the parameters")
+        p.data[...] = flat[start:start + n].reshape(p.shape)
         start += n
-    if start != data.size:
-        raise ValueError(f"vector of length {data.size} does not match the parameters' "
+    if start != flat.size:
+        raise ValueError(f"vector of length {flat.size} does not match the parameters' "
                          f"total size {start}")
