@@ -51,17 +51,19 @@ def _grad_array(grad: Any) -> Any:
     return grad._data if isinstance(grad, Tensor) else grad
 
 
-_FLOATING: dict[Any, bool] = {}  # dtype -> whether it is real floating (isdtype is slow)
+# (array type, dtype) -> whether it is real floating: isdtype is slow, and a dtype is only
+# compared with dtypes of its own library.
+_FLOATING: dict[tuple[type, Any], bool] = {}
 
 
 def _is_real_floating(array: Any) -> bool:
     namespace = getattr(array, "__array_namespace__", None)
     if namespace is None:
         return False
-    floating = _FLOATING.get(array.dtype)
+    key = (type(array), array.dtype)
+    floating = _FLOATING.get(key)
     if floating is None:
-        floating = _FLOATING[array.dtype] = bool(namespace().isdtype(array.dtype,
-                                                                    "real floating"))
+        floating = _FLOATING[key] = bool(namespace().isdtype(array.dtype, "real floating"))
     return floating
 
 
