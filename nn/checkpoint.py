@@ -283,8 +283,8 @@ def _end_record_count(f: Any, size: int) -> int:
             if disk or cd_disk or on_disk != count:
                 raise _damaged("its zip end record is inconsistent")
             end = size - _END.size
-            if 0xFFFF in (count, on_disk) or 0xFFFFFFFF in (cd_size, cd_offset):
-                end, count, cd_size, cd_offset = _zip64_end_record(f, end)
+            if cd_offset + cd_size != end:  # past 2 GiB or 65535 entries, zip64's records
+                end, count, cd_size, cd_offset = _zip64_end_record(f, end)  # sit between
             if cd_offset + cd_size != end:
                 raise _damaged(f"its zip directory ({cd_size} bytes at {cd_offset}) does not "
                                f"end where its end record begins ({end})")
@@ -296,12 +296,13 @@ def _end_record_count(f: Any, size: int) -> int:
 def _zip64_end_record(f: Any, end: int) -> tuple[int, int, int, int]:
     """(where the zip64 end record starts, entries, directory size and offset)."""
     if end < _LOCATOR64.size + _END64.size:
-        raise _damaged("its zip64 end record is missing")
+        raise _damaged("its zip directory does not end where its end record begins")
     f.seek(end - _LOCATOR64.size)
     sig, disk, start, disks = _LOCATOR64.unpack(f.read(_LOCATOR64.size))
-    if sig != b"PK\x06\x07" or disk != 0 or disks != 1 or start != end - _LOCATOR64.size - \
-            _END64.size:
-        raise _damaged("its zip64 end record locator is damaged")
+    if sig != b"PK\x06\x07":
+        raise _damaged("its zip directory does not end where its end record begins")
+    if disk != 0 or disks != 1 or start != end - _LOCATOR64.size - _END64.size:
+        raise _damaged("its zip64 end record locator is inconsistent")
     f.seek(start)
     sig, _, _, _, disk, cd_disk, on_disk, count, cd_size, cd_offset = _END64.unpack(
         f.read(_END64.size))

@@ -249,3 +249,28 @@ def test_every_saved_dtype_and_shape_round_trips(tmp_path):
         assert got[k].dtype == v.dtype and got[k].shape == v.shape, k
         np.testing.assert_array_equal(got[k], v)
     got["scalar"][...] = 1  # loaded arrays are the caller's to change
+
+
+@pytest.mark.parametrize("limit", ["entries", "bytes"])
+def test_zip64_archives_load_and_are_checked_as_well(tmp_path, monkeypatch, limit):
+    # Past 65535 entries or 2 GiB zipfile writes zip64 end records; smaller limits
+    # make it do so here.
+    path = tmp_path / "big.npz"
+    if limit == "entries":
+        monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 3)
+    else:
+        monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 1000)
+    nn.save(payload(), path)
+    monkeypatch.undo()
+    data = path.read_bytes()
+    assert b"PK\x06\x06" in data[-200:]
+    load = Loader(path)
+    load(data)
+    assert load.loaded == 1
+    for n in range(len(data)):
+        load(data[:n])
+    for i in range(len(data) - 300, len(data)):
+        damaged = bytearray(data)
+        damaged[i] ^= 0xFF
+        load(bytes(damaged))
+    assert load.loaded < 100
