@@ -11,7 +11,7 @@ export OMP_NUM_THREADS ?= 1
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev,examples,fast]'
+	$(PIP) install -q -e '.[dev,examples]'
 	touch $@
 
 # System Graphviz renders SVG/PNG; DOT export works without it.

@@ -1,6 +1,7 @@
 """Optimizers with PyTorch's update rules and defaults, and learning-rate schedules.
 
-Each optimizer updates the parameters' ndarrays in place from their `.grad`:
+Each optimizer updates the parameters' arrays in place from their `.grad`, with
+the arrays' own library (numpy, CuPy, any array-API library):
 
     opt = optim.Adam(model.parameters(), lr=1e-3)
     opt.zero_grad(); loss.backward(); opt.step()

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
-from .optimizer import Optimizer, lerp_, sqrt_array
+from .optimizer import Optimizer, lerp_
 
 __all__ = ["Adam", "AdamW"]
 
@@ -61,19 +59,19 @@ class Adam(Optimizer):
         if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
             raise ValueError(f"Invalid betas: {group['betas']} (each must be in [0, 1))")
 
-    def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
+    def _init_state(self, param: Any, group: dict[str, Any]) -> dict[str, Any]:
+        xp = param.__array_namespace__()
         state: dict[str, Any] = {
             "step": 0,
-            "exp_avg": np.zeros_like(param),
-            "exp_avg_sq": np.zeros_like(param),
+            "exp_avg": xp.zeros_like(param),
+            "exp_avg_sq": xp.zeros_like(param),
         }
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = np.zeros_like(param)
+            state["max_exp_avg_sq"] = xp.zeros_like(param)
         return state
 
-    def _update(
-        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
-    ) -> None:
+    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        xp = param.__array_namespace__()
         lr, weight_decay, (beta1, beta2) = group["lr"], group["weight_decay"], group["betas"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         state["step"] += 1
@@ -89,17 +87,18 @@ class Adam(Optimizer):
         exp_avg_sq += (1 - beta2) * grad * grad
         if group["amsgrad"]:
             # The running maximum keeps the effective step size non-increasing.
-            second = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+            second = state["max_exp_avg_sq"]
+            second[...] = xp.maximum(second, exp_avg_sq)
         else:
             second = exp_avg_sq
 
         step_size = lr / (1 - beta1**step)
-        denom = sqrt_array(second)
+        denom = xp.sqrt(second)
         denom /= (1 - beta2**step) ** 0.5
         denom += group["eps"]
-        np.divide(exp_avg, denom, out=denom)  # denom <- m_t / (sqrt(v_hat) + eps)
-        denom *= step_size
-        param -= denom
+        update = exp_avg / denom  # m_t / (sqrt(v_hat) + eps)
+        update *= step_size
+        param -= update
 
 
 class AdamW(Adam):

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
-from .optimizer import Optimizer, lerp_, sqrt_array
+from .optimizer import Optimizer, lerp_
 
 __all__ = ["Adagrad", "Adadelta", "RMSprop"]
 
@@ -54,22 +52,22 @@ class Adagrad(Optimizer):
             self, group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"
         )
 
-    def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "sum": np.full_like(param, group["initial_accumulator_value"])}
+    def _init_state(self, param: Any, group: dict[str, Any]) -> dict[str, Any]:
+        xp = param.__array_namespace__()
+        return {"step": 0, "sum": xp.full_like(param, group["initial_accumulator_value"])}
 
-    def _update(
-        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
-    ) -> None:
+    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        xp = param.__array_namespace__()
         state["step"] += 1
         if group["weight_decay"] != 0:
             grad = grad + group["weight_decay"] * param
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         state["sum"] += grad * grad
-        std = sqrt_array(state["sum"])
+        std = xp.sqrt(state["sum"])
         std += group["eps"]
-        np.divide(grad, std, out=std)  # reuse the temporary: std <- g / (sqrt(s) + eps)
-        std *= clr
-        param -= std
+        update = grad / std  # g / (sqrt(s) + eps)
+        update *= clr
+        param -= update
 
 
 class Adadelta(Optimizer):
@@ -104,12 +102,12 @@ class Adadelta(Optimizer):
         if not 0.0 <= group["rho"] <= 1.0:
             raise ValueError(f"Invalid rho value: {group['rho']}")
 
-    def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "square_avg": np.zeros_like(param), "acc_delta": np.zeros_like(param)}
+    def _init_state(self, param: Any, group: dict[str, Any]) -> dict[str, Any]:
+        xp = param.__array_namespace__()
+        return {"step": 0, "square_avg": xp.zeros_like(param), "acc_delta": xp.zeros_like(param)}
 
-    def _update(
-        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
-    ) -> None:
+    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        xp = param.__array_namespace__()
         rho, eps = group["rho"], group["eps"]
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         state["step"] += 1
@@ -117,8 +115,8 @@ class Adadelta(Optimizer):
             grad = grad + group["weight_decay"] * param
         square_avg *= rho
         square_avg += (1 - rho) * grad * grad
-        std = sqrt_array(square_avg + eps)
-        delta = sqrt_array(acc_delta + eps)
+        std = xp.sqrt(square_avg + eps)
+        delta = xp.sqrt(acc_delta + eps)
         delta /= std
         delta *= grad
         acc_delta *= rho
@@ -167,17 +165,17 @@ class RMSprop(Optimizer):
     def _validate(self, group: dict[str, Any]) -> None:
         _check_nonnegative(self, group, "lr", "alpha", "eps", "weight_decay", "momentum")
 
-    def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
-        state: dict[str, Any] = {"step": 0, "square_avg": np.zeros_like(param)}
+    def _init_state(self, param: Any, group: dict[str, Any]) -> dict[str, Any]:
+        xp = param.__array_namespace__()
+        state: dict[str, Any] = {"step": 0, "square_avg": xp.zeros_like(param)}
         if group["momentum"] > 0:
-            state["momentum_buffer"] = np.zeros_like(param)
+            state["momentum_buffer"] = xp.zeros_like(param)
         if group["centered"]:
-            state["grad_avg"] = np.zeros_like(param)
+            state["grad_avg"] = xp.zeros_like(param)
         return state
 
-    def _update(
-        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
-    ) -> None:
+    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        xp = param.__array_namespace__()
         alpha, square_avg = group["alpha"], state["square_avg"]
         state["step"] += 1
         if group["weight_decay"] != 0:
@@ -186,11 +184,11 @@ class RMSprop(Optimizer):
         square_avg += (1 - alpha) * grad * grad
         if group["centered"]:
             grad_avg = lerp_(state["grad_avg"], grad, 1 - alpha)
-            avg = sqrt_array(square_avg - grad_avg * grad_avg)
+            avg = xp.sqrt(square_avg - grad_avg * grad_avg)
         else:
-            avg = sqrt_array(square_avg)
+            avg = xp.sqrt(square_avg)
         avg += group["eps"]
-        np.divide(grad, avg, out=avg)  # avg <- g / d
+        avg = grad / avg  # g / d
         if group["momentum"] > 0:
             buf = state["momentum_buffer"]
             buf *= group["momentum"]

@@ -3,8 +3,18 @@
 A subclass supplies three things: its `defaults`, `_init_state(param, group)` (the
 buffers a parameter needs, allocated once on its first step) and
 `_update(param, grad, state, group)`, which applies the rule to one parameter's
-ndarray in place. Everything else -- skipping parameters without a gradient, the
-anomaly check, the index-based state dict -- lives here once.
+array in place. Everything else -- checking every gradient before anything
+changes, skipping parameters without one, the anomaly check, the index-based
+state dict -- lives here once.
+
+Backends. A parameter's array may come from any array-API library (numpy, CuPy,
+array-api-strict): the rules are written with its namespace,
+`xp = param.__array_namespace__()`, and in-place operators, and buffers are made
+with `xp.zeros_like(param)`, so they live on the parameter's device.
+
+All or nothing. `step` checks every gradient (an array or Tensor of real
+floating dtype, of its parameter's shape and library) before it updates
+anything, so a step that raises has changed no parameter and no state.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ import numpy as np
 
 from autograd_core import Tensor, enable_grad, is_anomaly_enabled
 
-__all__ = ["Optimizer", "lerp_", "sqrt_array"]
+__all__ = ["Optimizer", "lerp_"]
 
 
 def _is_tensor(obj: Any) -> bool:
@@ -36,20 +46,28 @@ def _is_named_pair(obj: Any) -> bool:
             and _is_tensor(obj[1]))
 
 
-def _grad_array(grad: Any) -> np.ndarray:
-    # Note an ndarray's own `.data` is a memoryview, so test for ndarray first.
-    return grad if isinstance(grad, np.ndarray) else grad.data
+def _grad_array(grad: Any) -> Any:
+    # A Tensor's array; anything else is taken as the array itself (and checked).
+    return grad._data if isinstance(grad, Tensor) else grad
 
 
-def sqrt_array(x: np.ndarray) -> np.ndarray:
-    """np.sqrt(x) as a new ndarray that callers may keep updating in place.
-
-    Plain np.sqrt returns a numpy scalar for a 0-d input, which `out=` rejects.
-    """
-    return np.sqrt(x, out=np.empty_like(x))
+# (array type, dtype) -> whether it is real floating: isdtype is slow, and a dtype is only
+# compared with dtypes of its own library.
+_FLOATING: dict[tuple[type, Any], bool] = {}
 
 
-def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
+def _is_real_floating(array: Any) -> bool:
+    namespace = getattr(array, "__array_namespace__", None)
+    if namespace is None:
+        return False
+    key = (type(array), array.dtype)
+    floating = _FLOATING.get(key)
+    if floating is None:
+        floating = _FLOATING[key] = bool(namespace().isdtype(array.dtype, "real floating"))
+    return floating
+
+
+def lerp_(start: Any, end: Any, weight: float) -> Any:
     """start <- start + weight * (end - start), in place.
 
     Rounded like torch.lerp: from `start` for small weights, from `end` for large
@@ -57,10 +75,10 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
     """
     if weight < 0.5:
         start += weight * (end - start)
-    else:
-        np.subtract(end, start, out=start)  # start <- end - start
+    else:  # negations are exact: this is end - (end - start) * (1 - w), rounded as such
+        start -= end
         start *= 1.0 - weight
-        np.subtract(end, start, out=start)  # start <- end - (end - start) * (1 - w)
+        start += end
     return start
 
 
@@ -141,12 +159,10 @@ class Optimizer:
     def _validate(self, group: dict[str, Any]) -> None:
         """Raise ValueError for an invalid hyperparameter in `group`."""
 
-    def _init_state(self, param: np.ndarray, group: dict[str, Any]) -> dict[str, Any]:
+    def _init_state(self, param: Any, group: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _update(
-        self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]
-    ) -> None:
+    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
 
     # -- public API --------------------------------------------------------------
@@ -192,7 +208,7 @@ class Optimizer:
                 raise TypeError(f"{name} can only optimize Tensors, got {type(p).__name__}")
             if not getattr(p, "is_leaf", True):
                 raise ValueError(f"{name}: can't optimize a non-leaf Tensor; use .detach() first")
-            if not np.issubdtype(np.asarray(p.data).dtype, np.floating):
+            if not _is_real_floating(p.data):
                 raise TypeError(
                     f"{name}: can only optimize floating-point parameters, got {p.data.dtype}"
                 )
@@ -223,7 +239,9 @@ class Optimizer:
                     _grad_array(p.grad)[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; return closure() if given."""
+        """Update every parameter that has a gradient; return closure() if given.
+
+        Every gradient is checked first: a step that raises changes nothing."""
         loss = None
         if closure is not None:
             if not callable(closure):
@@ -232,38 +250,56 @@ class Optimizer:
                 )
             with enable_grad():
                 loss = closure()
+        work = self._checked_gradients()
         if is_anomaly_enabled():
-            self._check_finite()  # before any update, so no state sees the bad values
-        index = 0
-        for g, group in enumerate(self.param_groups):
-            for p in group["params"]:
-                grad = p.grad
-                if grad is not None:
-                    param = p._data
-                    grad = grad._data if type(grad) is Tensor else _grad_array(grad)
-                    if grad.shape != param.shape:
-                        raise ValueError(
-                            f"{type(self).__name__}: gradient of parameter {index} (param "
-                            f"group {g}) has shape {grad.shape}, the parameter {param.shape}"
-                        )
-                    state = self.state.get(p)
-                    if state is None:
-                        state = self.state[p] = self._init_state(param, group)
-                    self._update(param, grad, state, group)
-                index += 1
+            self._check_finite(work)  # before any update, so no state sees the bad values
+        for p, param, grad, group, _, _ in work:
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = self._init_state(param, group)
+            self._update(param, grad, state, group)
         return loss
 
-    def _check_finite(self) -> None:
+    def _checked_gradients(self) -> list[tuple[Any, Any, Any, dict[str, Any], int, int]]:
+        """(parameter, its array, its gradient's array, group, index, group index) for
+        each parameter with a gradient; raises, naming the parameter, at a bad one."""
+        work = []
         index = 0
         for g, group in enumerate(self.param_groups):
             for p in group["params"]:
-                if p.grad is not None and not np.isfinite(_grad_array(p.grad)).all():
-                    raise RuntimeError(
-                        f"{type(self).__name__}: gradient of parameter {index} (param group "
-                        f"{g}, shape {tuple(p.data.shape)}) contains NaN or inf; the step "
-                        "was not applied (anomaly detection is enabled)"
-                    )
+                if p.grad is not None:
+                    param = p._data
+                    grad = _grad_array(p.grad)
+                    self._check_gradient(param, grad, index, g)
+                    work.append((p, param, grad, group, index, g))
                 index += 1
+        return work
+
+    def _check_gradient(self, param: Any, grad: Any, index: int, g: int) -> None:
+        if type(grad) is type(param) and grad.shape == param.shape and _is_real_floating(grad):
+            return  # the usual case, decided quickly: a step checks every parameter
+        where = f"{self._name()}: gradient of parameter {index} (param group {g})"
+        if not _is_real_floating(grad):
+            kind = getattr(grad, "dtype", type(grad).__name__)
+            raise TypeError(f"{where} must be a Tensor or an array of real floating point "
+                            f"numbers, got {kind}; the step was not applied")
+        xp = param.__array_namespace__()
+        if grad.__array_namespace__() is not xp:
+            raise TypeError(f"{where} is an array of {_library(grad)}, the parameter one of "
+                            f"{_library(param)}; the step was not applied")
+        if tuple(grad.shape) != tuple(param.shape):
+            raise ValueError(f"{where} has shape {tuple(grad.shape)}, the parameter "
+                             f"{tuple(param.shape)}; the step was not applied")
+
+    def _check_finite(self, work: list[tuple[Any, ...]]) -> None:
+        for _, param, grad, _, index, g in work:
+            xp = grad.__array_namespace__()
+            if not bool(xp.all(xp.isfinite(grad))):
+                raise RuntimeError(
+                    f"{type(self).__name__}: gradient of parameter {index} (param group "
+                    f"{g}, shape {tuple(param.shape)}) contains NaN or inf; the step "
+                    "was not applied (anomaly detection is enabled)"
+                )
 
     # -- state dicts -------------------------------------------------------------
 
@@ -338,17 +374,28 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
+def _library(array: Any) -> str:
+    return type(array).__module__.split(".")[0]
+
+
+def _is_array(value: Any) -> bool:
+    return hasattr(value, "__array_namespace__") and not isinstance(value, np.generic)
+
+
 def _copy_value(value: Any) -> Any:
-    return value.copy() if isinstance(value, np.ndarray) else copy.deepcopy(value)
+    if _is_array(value):
+        return value.__array_namespace__().asarray(value, copy=True)
+    return copy.deepcopy(value)
 
 
-def _load_value(key: str, value: Any, param: np.ndarray, index: int) -> Any:
+def _load_value(key: str, value: Any, param: Any, index: int) -> Any:
     if key == "step":
         return int(value)
-    if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
-        # A copy in the parameter's dtype, like PyTorch's cast on load.
-        array = np.array(value, dtype=param.dtype)
-        if array.shape != param.shape:
+    if _is_array(value) or hasattr(value, "__array__"):
+        # A copy in the parameter's dtype, library and device, like PyTorch's cast on load.
+        xp = param.__array_namespace__()
+        array = xp.asarray(value, dtype=param.dtype, copy=True, device=param.device)
+        if tuple(array.shape) != tuple(param.shape):
             raise ValueError(
                 f"state '{key}' of parameter {index} has shape {array.shape}, "
                 f"the parameter {param.shape}"
