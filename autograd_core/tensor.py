@@ -336,8 +336,10 @@ class Tensor:
         """PyTorch's checks: a gradient has its tensor's shape, dtype and device."""
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad must be a Tensor or None, got "
-                                f"{type(value).__name__}")
+                if not hasattr(value, "__array_namespace__") or isinstance(value, np.generic):
+                    raise TypeError(f"assigned grad must be a Tensor or None, got "
+                                    f"{type(value).__name__}")
+                value = _make(value, None)
             if value.shape != self.shape:
                 raise ValueError(f"assigned grad has shape {value.shape} but the tensor "
                                  f"has shape {self.shape}")
