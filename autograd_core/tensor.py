@@ -343,12 +343,12 @@ class Tensor:
             if value.shape != self.shape:
                 raise ValueError(f"assigned grad has shape {value.shape} but the tensor "
                                  f"has shape {self.shape}")
-            if value._data.dtype != self._data.dtype:
-                raise TypeError(f"assigned grad has dtype {value.dtype} but the tensor "
-                                f"has dtype {self.dtype}")
             if type(value._data) is not type(self._data) or value.device != self.device:
                 raise RuntimeError(f"assigned grad is on {value.device} but the tensor "
                                    f"is on {self.device}")
+            if value._data.dtype != self._data.dtype:
+                raise TypeError(f"assigned grad has dtype {value.dtype} but the tensor "
+                                f"has dtype {self.dtype}")
         self._grad = value
 
     @property
