@@ -276,10 +276,17 @@ def as_dtype(dtype: Any, name: str = "tensor") -> np.dtype | None:
 
 
 def to_array(data: Any, dtype=None, copy: bool = False) -> ndarray:
-    """numpy array for `data`; Python floats and lists default to float32."""
+    """An array for `data`: an array of any library stays in its library and on its
+    device; anything else becomes a numpy array, Python floats and lists float32."""
     dtype = as_dtype(dtype)
     if isinstance(data, Tensor):
         data = data._data
+    if type(data) is not ndarray and hasattr(data, "__array_namespace__") \
+            and not isinstance(data, np.generic):
+        backend = backend_of(data)
+        if dtype is not None:
+            data = backend.xp.astype(data, backend.dtype(dtype), copy=copy)
+        return backend.library.asarray(data, copy=True) if copy and dtype is None else data
     if isinstance(data, ndarray):
         arr = np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype)
     else:
