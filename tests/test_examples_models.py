@@ -16,11 +16,12 @@ import nn.functional as F
 import optim
 from nn.experiments.data import one_blas_thread
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+def _load(name: str, folder: Path = EXAMPLES):
+    spec = importlib.util.spec_from_file_location(f"{folder.name}_{name}", folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -223,71 +224,12 @@ def test_resnet_eval_is_deterministic():
 
 # ---- against PyTorch -------------------------------------------------------------
 
-def _torch_gpt(torch, config):
-    """The same GPT in PyTorch, parameter for parameter."""
-    tnn, tF = torch.nn, torch.nn.functional
-
-    class CausalSelfAttention(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c_attn = tnn.Linear(config.n_embd, 3 * config.n_embd)
-            self.c_proj = tnn.Linear(config.n_embd, config.n_embd)
-
-        def forward(self, x):
-            B, T, E = x.shape
-            H = config.n_head
-            q, k, v = (t.view(B, T, H, E // H).transpose(1, 2)
-                       for t in self.c_attn(x).split(E, dim=2))
-            att = q @ k.transpose(-2, -1) * (1.0 / (E // H) ** 0.5)
-            mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
-            att = tF.softmax(att.masked_fill(~mask, float("-inf")), dim=-1)
-            return self.c_proj((att @ v).transpose(1, 2).reshape(B, T, E))
-
-    class MLP(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c_fc = tnn.Linear(config.n_embd, 4 * config.n_embd)
-            self.c_proj = tnn.Linear(4 * config.n_embd, config.n_embd)
-
-        def forward(self, x):
-            return self.c_proj(tF.gelu(self.c_fc(x)))
-
-    class Block(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln_1, self.attn = tnn.LayerNorm(config.n_embd), CausalSelfAttention()
-            self.ln_2, self.mlp = tnn.LayerNorm(config.n_embd), MLP()
-
-        def forward(self, x):
-            x = x + self.attn(self.ln_1(x))
-            return x + self.mlp(self.ln_2(x))
-
-    class GPT(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte = tnn.Embedding(config.vocab_size, config.n_embd)
-            self.wpe = tnn.Embedding(config.block_size, config.n_embd)
-            self.h = tnn.ModuleList([Block() for _ in range(config.n_layer)])
-            self.ln_f = tnn.LayerNorm(config.n_embd)
-            self.lm_head = tnn.Linear(config.n_embd, config.vocab_size, bias=False)
-            self.lm_head.weight = self.wte.weight
-
-        def forward(self, idx, targets):
-            T = idx.shape[1]
-            x = self.wte(idx) + self.wpe(torch.arange(T))
-            for block in self.h:
-                x = block(x)
-            logits = self.lm_head(self.ln_f(x))
-            return tF.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-
-    return GPT()
-
-
 def test_gpt_matches_pytorch():
     torch = pytest.importorskip("torch")
     model = tiny_gpt().double()
     config = model.config
-    tmodel = _torch_gpt(torch, config).double()
+    twin = _load("gpt", ROOT / "benchmarks")  # the same GPT written in PyTorch
+    tmodel = twin.torch_gpt(config).double()
     tparams = dict(tmodel.named_parameters())
     assert sorted(tparams) == sorted(n for n, _ in model.named_parameters())
     with torch.no_grad():
