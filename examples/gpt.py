@@ -4,10 +4,9 @@
     python examples/gpt.py --steps 200 --seed 1
 
 The model: token and position embeddings, `n_layer` pre-LayerNorm blocks of
-causal multi-head self-attention and a GELU MLP (4x wide; GPT-2's tanh
-form of GELU), a final
-LayerNorm, and a head whose weight IS the token embedding's Parameter
-(weight tying). Initialisation as GPT-2's: N(0, 0.02) weights, zero biases,
+causal multi-head self-attention and a GELU MLP (4x wide; GPT-2's tanh form
+of GELU), a final LayerNorm, and a head whose weight IS the token
+embedding's Parameter (weight tying). Initialisation as GPT-2's: N(0, 0.02) weights, zero biases,
 the residual projections scaled by 1/sqrt(2 * n_layer). Training as
 nanoGPT's: AdamW with weight decay on the 2-D parameters only (matrices and
 embeddings; biases and LayerNorm gains are not decayed), the gradient norm
