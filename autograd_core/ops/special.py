@@ -16,7 +16,8 @@
   function", 2010; relative error ~1e-7) polished by two Newton steps, on
   erf(x) = y for |y| < 0.5 and on erfc(x) = 1 - |y| beyond (1 - |y| is exact
   there, and erfc keeps its relative accuracy where erf is within 1e-16 of 1).
-  Newton doubles the correct digits: 1e-7 -> 1e-14 -> a few ulp.
+  Newton doubles the correct digits: 1e-7 -> 1e-14 -> a few ulp. Past Giles'
+  range (1 - |y| < 1e-7) an asymptotic start replaces his fit.
 
 Everything is computed in float64 (float32 inputs are cast back at the end);
 the forwards use only the array API standard, so they run on every backend.
@@ -113,15 +114,27 @@ def _erfinv(xp, y):
     a = xp.abs(y64)
     inside = a < 1  # NaN is not: it stays NaN below, as +-1 gives +-inf
     a = xp.where(inside, a, 0.0)  # the outside values never reach a log or an exp
-    w = -xp.log((1 - a) * (1 + a))
+    rest = 1 - a  # exact for a >= 0.5
+    w = -xp.log(rest * (1 + a))
     central = _horner(_GILES_CENTRAL, w - 2.5)
     tail = _horner(_GILES_TAIL, xp.sqrt(w) - 3)
     x = xp.where(w < 5, central, tail) * a
+    # Past w = 16 (1 - |y| < 1e-7, beyond float32) Giles' fit ends: there the asymptotic
+    # erfc(x) ~ exp(-x^2) / (x sqrt(pi)) (1 - 1/(2x^2) + 3/(4x^4)), solved for x^2 by a
+    # few fixed-point steps, starts Newton within ~1e-4.
+    big = -xp.log(xp.where(w >= 16, rest, 1e-7))
+    far = xp.sqrt(big)
+    for _ in range(3):
+        u = 1 / (2 * far * far)
+        far = xp.sqrt(big - xp.log(far * math.sqrt(math.pi)) + xp.log1p(-u + 3 * u * u))
+    x = xp.where(w >= 16, far, x)
     near_zero = a < 0.5
-    rest = 1 - a  # exact for a >= 0.5
-    for _ in range(2):  # Newton on erf(x) = a, or on erfc(x) = 1 - a in the tail
-        residual = xp.where(near_zero, _erf64(xp, x) - a, rest - _erfc_nonneg(xp, x))
-        x = x - residual * (_SQRT_PI_OVER_2 * xp.exp(x * x))
+    for _ in range(2):
+        # Newton on erf(x) = a near 0; on log erfc(x) = log(1 - a) beyond, whose slope
+        # -2 exp(-x^2) / (sqrt(pi) erfc(x)) ~ -2x keeps steps from far out short.
+        e = _erfc_nonneg(xp, x)
+        step = xp.where(near_zero, _erf64(xp, x) - a, (xp.log(rest) - xp.log(e)) * e)
+        x = x - step * (_SQRT_PI_OVER_2 * xp.exp(x * x))
     x = xp.where(y64 < 0, -x, x)
     edge = xp.where(y64 < 0, xp.full_like(y64, -math.inf), math.inf)
     out = xp.where(inside, x, xp.where(xp.abs(y64) == 1, edge, math.nan))
