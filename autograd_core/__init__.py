@@ -63,7 +63,6 @@ log2, log10, rsqrt, reciprocal, tan, sinh, cosh = (
 arcsin, arccos, arctan, arctan2 = OP.arcsin, OP.arccos, OP.arctan, OP.arctan2
 erf, erfc, erfinv = OP.erf, OP.erfc, OP.erfinv
 cumsum, cumprod = OP.cumsum, OP.cumprod
-from .nograd import ceil, floor, round  # noqa: E402, A004
 from .ops.index import (  # noqa: E402
     gather,
     index_add,
@@ -76,7 +75,6 @@ from .ops.index import (  # noqa: E402
     triu,
 )
 from .ops.scan import argsort, sort, topk  # noqa: E402
-
 
 cat = concatenate
 float16, float32, float64 = _np.dtype("float16"), _np.dtype("float32"), _np.dtype("float64")
