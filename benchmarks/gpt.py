@@ -9,7 +9,8 @@ Both engines start from the same float32 weights and see the same batches;
 the first step's losses are compared, so an engine computing something else
 is flagged instead of timed. Steps are timed in turn (autograd-core, PyTorch,
 autograd-core, ...) so a slow spell of a shared machine hits both alike; the
-table shows the median and the minimum, and the ratio of the medians. Both
+table shows the median and the minimum, and three ratios: of the medians,
+of the minima, and the median over the rounds of each round's ratio. Both
 run on `--threads` cores (BLAS threads for numpy, intra-op threads for
 PyTorch). PyTorch is optional: without it only autograd-core is timed.
 """
@@ -197,15 +198,19 @@ def main(argv: list[str] | None = None) -> int:
                 step()
                 times[name].append(time.perf_counter() - start)
 
-    print(f"GPT step: {args.layers} layers, {args.heads} heads, width {args.width}, "
+    print(f"GPT training step: {args.layers} layers, {args.heads} heads, width {args.width}, "
           f"context {args.context}, batch {args.batch}, vocab {args.vocab}, float32, "
           f"{args.threads} thread(s); first loss {first['autograd-core']:.5f}")
     for name, ts in times.items():
         print(f"  {name:14s} median {1e3 * statistics.median(ts):8.1f} ms   "
               f"min {1e3 * min(ts):8.1f} ms")
     if "PyTorch" in times:
-        ratio = statistics.median(times["autograd-core"]) / statistics.median(times["PyTorch"])
-        print(f"  autograd-core / PyTorch: {ratio:.2f}x (medians)")
+        ours, theirs = times["autograd-core"], times["PyTorch"]
+        paired = statistics.median(a / b for a, b in zip(ours, theirs))
+        medians = statistics.median(ours) / statistics.median(theirs)
+        print(f"  autograd-core / PyTorch: {medians:.2f}x (medians), "
+              f"{min(ours) / min(theirs):.2f}x (minima), {paired:.2f}x (paired: the "
+              f"median of each round's ratio)")
     return 0
 
 
