@@ -103,9 +103,16 @@ def _torch_names(op: Op, params: dict) -> dict:
 
 def _per_input(rules: tuple) -> Callable:
     """The one rule form the engine calls, from one rule per input (None: no gradient)."""
+    if len(rules) == 1:  # most ops: one rule called directly, no loop (the hot path)
+        (rule,) = rules
+
+        def vjp1(xp, g, ans, inputs, needs, **params):
+            return (rule(xp, g, ans, *inputs, **params),) if needs[0] else (None,)
+        return vjp1
+
     def vjp(xp, g, ans, inputs, needs, **params):
-        return tuple(rule(xp, g, ans, *inputs, **params) if need and rule is not None
-                     else None for rule, need in zip(rules, needs))
+        return [rule(xp, g, ans, *inputs, **params) if need and rule is not None else None
+                for rule, need in zip(rules, needs)]
     return vjp
 
 
