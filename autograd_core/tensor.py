@@ -258,7 +258,7 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
     elif not backend.single_device:
         _check_devices(arrays)
     try:
-        out = op.forward(backend.xp, *arrays, **(kw or {}))
+        out = op.forward(backend.xp, *arrays, **kw) if kw else op.forward(backend.xp, *arrays)
     except Exception as err:
         out = _forward_failed(op, backend.xp, arrays, kw, err)
     saved = None
