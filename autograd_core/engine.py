@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
-from operator import attrgetter
+from itertools import repeat
+from operator import attrgetter, is_not
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from .registry import T
 from .tensor import Node, Tensor, _make, without_underflow
 
 _by_seq = attrgetter("seq")
+_NONES = repeat(None)  # map(is_not, parents, _NONES): which parents need a gradient
 
 FREED = ("Trying to backward through the graph a second time (or to use values it "
          "saved after they were freed). Pass retain_graph=True to the first backward "
@@ -174,13 +176,15 @@ def _run(roots, seeds, retain, create, inputs, observer):
                 kind, ops = type(ans), backend_of(ans).ops
             xp = ops
             inputs_now = args
-        kw = node.kw or {}
+        kw = node.kw
         if op.saves:
-            kw = {**kw, "saved": None if create else node.saved}
-        needs = [p is not None for p in parents] if follow is None else follow[node]
+            kw = {**(kw or {}), "saved": None if create else node.saved}
+        needs = tuple(map(is_not, parents, _NONES)) if follow is None else follow[node]
         try:
-            grads = op.vjp(xp, g, ans, inputs_now, needs, **kw)
+            grads = (op.vjp(xp, g, ans, inputs_now, needs, **kw) if kw else
+                     op.vjp(xp, g, ans, inputs_now, needs))
         except FloatingPointError as err:
+            kw = kw or {}
             grads = without_underflow(err, op.vjp, xp, g, ans, inputs_now, needs, **kw)
         i = -1
         for p, gi in zip(parents, grads):
@@ -190,7 +194,7 @@ def _run(roots, seeds, retain, create, inputs, observer):
             a = args[i]
             if gi.shape != a.shape:
                 gi = unbroadcast(xp, gi, a.shape)
-            if gi.dtype != a.dtype:
+            if gi.dtype is not a.dtype and gi.dtype != a.dtype:
                 gi = xp.astype(gi, dtype=a.dtype)
             if anomaly:
                 from .anomaly import check_backward

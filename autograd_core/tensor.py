@@ -199,15 +199,17 @@ def _devices_differ(first, other) -> RuntimeError:
                         f"{device_of(other)}; move one with .to(device)")
 
 
-def _join(backend, array):
+def _join(backend, array, arrays):
     """The backend of an op so far, joined with that of one more input array; a
     RuntimeError if the two differ (nothing moves between devices silently)."""
     if isinstance(array, np.generic) or not hasattr(array, "__array_namespace__"):
         return backend  # a number, or no array: the forward will say
     other = backend_of(array)
     if backend is not None and other is not backend:
-        raise RuntimeError(f"expected all inputs on one device, found {backend.name} and "
-                           f"{device_of(array)}; move one with .to(device)")
+        first = next(a for a in arrays if type(a) is not type(array)
+                     and hasattr(a, "__array_namespace__") and not isinstance(a, np.generic))
+        raise RuntimeError(f"expected all inputs on one device, found {device_of(first)} "
+                           f"and {device_of(array)}; move one with .to(device)")
     return other
 
 
@@ -248,15 +250,15 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
             if backend is None:
                 backend = NUMPY
             elif backend is not NUMPY:
-                _join(backend, d)  # raises: two devices
+                _join(backend, d, arrays)  # raises: two devices
         elif t is not float and t is not int and t is not bool and d is not None:
-            backend = _join(backend, d)
+            backend = _join(backend, d, arrays)
     if backend is None:
         backend = NUMPY
     elif not backend.single_device:
         _check_devices(arrays)
     try:
-        out = op.forward(backend.xp, *arrays, **(kw or {}))
+        out = op.forward(backend.xp, *arrays, **kw) if kw else op.forward(backend.xp, *arrays)
     except Exception as err:
         out = _forward_failed(op, backend.xp, arrays, kw, err)
     saved = None
