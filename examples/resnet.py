@@ -17,7 +17,8 @@ nn.utils.data.Digits (1,352 training and 445 test images), at their own
 8x8 size: the stages run at 8x8, 4x4 and 2x2.
 
 Measured (default flags, seed 0, float32, on 2 CPU cores shared with other
-jobs): 10 epochs in 11 s, test accuracy 98.65% (439 of 445; train 100%).
+jobs): 10 epochs in about 11 s of wall time (6 s of CPU time), test
+accuracy 98.65% (439 of 445; train 100%).
 """
 
 from __future__ import annotations
