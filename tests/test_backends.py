@@ -37,6 +37,8 @@ def _move(value, to):
     """Arrays (inside tuples and lists too) moved by `to`; everything else as it is."""
     if isinstance(value, np.ndarray):
         return to(value)
+    if isinstance(value, dict):
+        return {k: _move(v, to) for k, v in value.items()}
     if isinstance(value, tuple):
         return tuple(_move(v, to) for v in value)
     if isinstance(value, list) and any(isinstance(v, np.ndarray) for v in value):
