@@ -147,7 +147,7 @@ def generic_einsum(xp):
             gone = [a for a, c in enumerate(t) if c not in later]
             if gone:
                 x = xp.sum(x, axis=tuple(gone))
-                t = "".join(c for c in t if c not in later)
+                t = "".join(c for c in t if c in later)
             ops.append((t, x))
         t, x = ops[0]
         for k in range(1, len(ops)):

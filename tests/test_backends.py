@@ -14,6 +14,7 @@ import pytest
 from op_cases import all_names
 
 import autograd_core as ag
+from autograd_core import kernels
 from autograd_core.backend import to_numpy
 from autograd_core.registry import COMPOSITES, REGISTRY
 
@@ -132,3 +133,40 @@ def test_mixing_strict_devices_names_both():
         ag.matmul(b, a)
     assert "array_api_strict:device1" in str(err.value)
     assert "array_api_strict:CPU_DEVICE" in str(err.value)
+
+
+# -- numpy's kernels beside the generic ones: equal ------------------------------------
+@pytest.mark.parametrize("seed", range(40))
+def test_generic_einsum_equals_numpys(seed):
+    op = REGISTRY["einsum"]
+    ops, params = op.sample(np.random.default_rng(seed))
+    spec = params["subscripts"]
+    np.testing.assert_allclose(kernels.generic_einsum(np)(spec, *ops),
+                               kernels.numpy_einsum(spec, *ops), **TOL)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_generic_windows_equal_numpys(seed):
+    from autograd_core.ops.conv import _geometry, _sample_window, pair
+    rng = np.random.default_rng(seed)
+    shape, params = _sample_window(rng)
+    x = rng.standard_normal(shape)
+    geometry = _geometry(shape, params["kernel_size"], params["stride"], params["padding"],
+                         params["dilation"])
+    dil = pair(params["dilation"])
+    np.testing.assert_array_equal(kernels.generic_windows(np)(x, geometry, dil),
+                                  kernels.numpy_windows(x, geometry, dil))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_generic_indexing_and_scatter_add_equal_numpys(seed):
+    from autograd_core.backend import _generic_index_add
+    from autograd_core.ops.shape import _sample_index
+    rng = np.random.default_rng(seed)
+    (x,), params = _sample_index(rng)
+    index = params["index"]
+    np.testing.assert_array_equal(kernels.take_index(np, x, index), x[index])
+    src = rng.standard_normal(x[index].shape)
+    scatter = kernels.generic_scatter_add(np, _generic_index_add(np))
+    np.testing.assert_allclose(scatter(x, index, src), kernels.numpy_scatter_add(x, index, src),
+                               **TOL)
