@@ -8,7 +8,7 @@
 
 from operator import index as _index
 
-from . import allocator, ops, viz  # noqa: F401  (importing ops registers every op)
+from . import allocator, linalg, ops, viz  # noqa: F401  (importing ops registers every op)
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .creation import (
     arange,
