@@ -20,11 +20,12 @@ Where a gradient is undefined (PyTorch documents the same points):
   singular matrix the gradient raises LinAlgError (PyTorch gives the
   adjugate there; ``det`` itself is fine and is 0).
 * ``eigh``: the eigenvalues' gradient ``v diag(g) v^T`` is always defined;
-  the eigenvectors' has ``1 / (w_j - w_i)`` off the diagonal, so repeated
-  eigenvalues make it inf/nan (the eigenvectors are not unique there).
+  the eigenvectors' has ``1 / (w_j - w_i)`` off the diagonal, so at exactly
+  repeated eigenvalues it is NaN (the eigenvectors are not unique there;
+  PyTorch gives inf or NaN), and it grows without bound as two approach.
 * ``svd``: the singular values' gradient is always defined; those of ``u``
-  and ``vh`` have ``1 / (s_j^2 - s_i^2)``, inf/nan at repeated singular
-  values, and for a non-square input also ``1 / s``, inf at a zero one.
+  and ``vh`` have ``1 / (s_j^2 - s_i^2)``, NaN at exactly repeated singular
+  values, and for a non-square input also ``1 / s``, NaN at a zero one.
   ``full_matrices=True`` has no gradient (the extra columns of ``u`` / rows
   of ``vh`` are an arbitrary basis): it raises RuntimeError when a graph
   would be recorded; use it under ``ag.no_grad()`` or take the reduced SVD.
@@ -376,10 +377,18 @@ def _eigh_vectors(xp, a):
     return v * _column_signs(xp, v)
 
 
+def _reciprocal(xp, x):
+    """1 / x, NaN where x is 0: an undefined gradient reads NaN, without the division
+    by zero (and numpy's warning) that would give inf there."""
+    zero = x == 0
+    return xp.where(zero, math.nan, 1 / xp.where(zero, 1.0, x))
+
+
 def _inverse_gaps(xp, d):
-    """F with F_ij = 1 / d_ij off the diagonal and 0 on it (d: (..., n, n), d_ii = 0)."""
+    """F with F_ij = 1 / d_ij off the diagonal (NaN where d_ij = 0: a repeated eigen- or
+    singular value) and 0 on it (d: (..., n, n), d_ii = 0)."""
     eye = _eye(d, d.shape[-1])
-    return xp.divide(1 - eye, d + eye)
+    return _reciprocal(xp, d + eye) * (1 - eye)
 
 
 def _eigvalsh_grad(xp, g, ans, a):
@@ -435,7 +444,7 @@ def _svd_u_grad(xp, g, ans, a):
     inner = _svd_gaps(xp, sv) * (ug - _mT(xp, ug)) * _row(xp, sv)
     out = xp.matmul(xp.matmul(u, inner), vh)
     if a.shape[-2] > a.shape[-1]:  # U is not square: the part of g outside its span
-        out = out + xp.matmul((g - xp.matmul(u, ug)) / _row(xp, sv), vh)
+        out = out + xp.matmul((g - xp.matmul(u, ug)) * _row(xp, _reciprocal(xp, sv)), vh)
     return out
 
 
@@ -445,7 +454,8 @@ def _svd_vh_grad(xp, g, ans, a):
     inner = _col(xp, sv) * (_svd_gaps(xp, sv) * (vg - _mT(xp, vg)))
     out = xp.matmul(xp.matmul(u, inner), vh)
     if a.shape[-1] > a.shape[-2]:  # V is not square
-        out = out + xp.matmul(u, (g - xp.matmul(_mT(xp, vg), vh)) / _col(xp, sv))
+        out = out + xp.matmul(u, (g - xp.matmul(_mT(xp, vg), vh))
+                              * _col(xp, _reciprocal(xp, sv)))
     return out
 
 
@@ -590,8 +600,9 @@ def _as_tensor(x) -> Tensor:
 def vector_norm(x, ord: float = 2, axis=None, keepdims: bool = False, *, dim=None,
                 keepdim=None) -> Tensor:
     """(sum |x|^ord)^(1/ord) over axis (all of x by default, as one vector); ord inf / -inf
-    is max / min |x|, ord 0 counts the nonzero entries (no gradient). Gradient 0 at the
-    origin; max/min split it between ties."""
+    is max / min |x|, ord 0 counts the nonzero entries (no gradient). The gradient is 0
+    at the origin and at zero entries (where |x|^ord has an infinite slope for ord < 1);
+    max/min split it between ties."""
     axis, keepdims = torch_names("linalg.vector_norm", axis, keepdims, dim, keepdim)
     x = _as_tensor(x)
     if isinstance(ord, str):
@@ -614,14 +625,15 @@ def vector_norm(x, ord: float = 2, axis=None, keepdims: bool = False, *, dim=Non
         count = lib.sum(lib.astype(data, x.dtype), axis=kw["axis"], keepdims=keepdims)
         return _constant(count, x.data)
     p = float(ord)
+    zero = a == 0  # entries left out of a ** p: its derivative there is 0 or inf
     if p > 0:  # scaled by the largest |x| so a**p neither overflows nor underflows
         big = OP.max(a, axis=kw["axis"], keepdims=True)
-        zero = big == 0
-        big = OP.where(zero, 1.0, big)
-        total = OP.sum((a / big) ** p, axis=kw["axis"], keepdims=True)
-        out = OP.where(zero, 0.0, big * total ** (1 / p))
+        origin = big == 0
+        big = OP.where(origin, 1.0, big)
+        terms = OP.where(zero, 0.0, (OP.where(zero, 1.0, a) / big) ** p)
+        total = OP.where(origin, 1.0, OP.sum(terms, axis=kw["axis"], keepdims=True))
+        out = OP.where(origin, 0.0, big * total ** (1 / p))
     else:  # a zero entry makes the sum inf and the norm 0
-        zero = a == 0
         has_zero = OP.max(OP.astype(zero, x.dtype), axis=kw["axis"], keepdims=True) > 0
         total = OP.sum(OP.where(zero, 1.0, a) ** p, axis=kw["axis"], keepdims=True)
         out = OP.where(has_zero, 0.0, total ** (1 / p))
@@ -707,14 +719,24 @@ def _sample_matrix_norm(rng):
     ord_ = _MATRIX_ORDS[int(rng.integers(0, len(_MATRIX_ORDS)))]
     if ord_ in ("nuc", 2, -2):
         x = _with_singular_values(rng)
-    else:  # distinct magnitudes: no ties among row or column sums but by chance
+    else:  # entries away from 0, row and column sums of |x| 0.05 apart (no ties)
         shape = _batch(rng) + (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
-        x = s.distinct(rng, shape, 0.3, 2.0) * rng.choice([-1.0, 1.0], size=shape)
+        while True:
+            x = s.values(rng, shape, s.NONZERO)
+            if all(_gaps(np.sum(np.abs(x), axis=ax)) > 0.05 for ax in (-1, -2)):
+                break
     axis = (-2, -1)
     if x.ndim >= 3 and rng.random() < 0.5:
         x = np.swapaxes(x, 0, -1)
         axis = (-2, 0)
     return (x,), {"ord": ord_, "axis": axis, "keepdims": bool(rng.random() < 0.5)}
+
+
+def _gaps(v: np.ndarray) -> float:
+    """The smallest distance between two entries of a last axis (inf with one entry)."""
+    if v.shape[-1] < 2:
+        return math.inf
+    return float(np.min(np.diff(np.sort(v, axis=-1), axis=-1)))
 
 
 def _sample_norm(rng):
