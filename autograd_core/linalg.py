@@ -96,6 +96,14 @@ def _square_forward(x) -> None:
         raise ValueError(problem)
 
 
+def _la(xp, a):
+    """The array API's linalg extension for `a`: ``xp.linalg``, or the one its array
+    namespace has (a backend's ``xp`` lists a library's attributes, and array-api-strict
+    loads its extensions lazily, so ``linalg`` is not among them)."""
+    la = getattr(xp, "linalg", None)
+    return la if la is not None else a.__array_namespace__().linalg
+
+
 def _mT(xp, x):
     """The matrix transpose of a (batch of) matrices, as a registered op."""
     return xp.swapaxes(x, -1, -2)
@@ -213,7 +221,7 @@ def _one(sampler):
 # -- solve, inv, det, slogdet --------------------------------------------------
 def _solve(xp, a, b):
     _square_forward(a)
-    return xp.linalg.solve(a, b)
+    return _la(xp, a).solve(a, b)
 
 
 def _solve_grads(xp, g, ans, inputs, needs):
@@ -250,7 +258,7 @@ defop("linalg_solve", _solve, vjp=_solve_grads, nin=2, sample=_sample_solve,
 
 def _inv(xp, a):
     _square_forward(a)
-    return xp.linalg.inv(a)
+    return _la(xp, a).inv(a)
 
 
 defop("linalg_inv", _inv,
@@ -260,7 +268,7 @@ defop("linalg_inv", _inv,
 
 def _det(xp, a):
     _square_forward(a)
-    return xp.linalg.det(a)
+    return _la(xp, a).det(a)
 
 
 # d det(a) = det(a) tr(a^-1 da): the gradient is det(a) a^-T.
@@ -271,7 +279,7 @@ defop("linalg_det", _det,
 
 def _logabsdet(xp, a):
     _square_forward(a)
-    return xp.linalg.slogdet(a)[1]
+    return _la(xp, a).slogdet(a)[1]
 
 
 defop("linalg_logabsdet", _logabsdet,
@@ -282,7 +290,7 @@ defop("linalg_logabsdet", _logabsdet,
 # -- cholesky ------------------------------------------------------------------
 def _cholesky(xp, a):
     _square_forward(a)
-    return xp.linalg.cholesky(_sym_forward(xp, a))
+    return _la(xp, a).cholesky(_sym_forward(xp, a))
 
 
 def _cholesky_grad(xp, g, ans, a):
@@ -300,11 +308,11 @@ defop("linalg_cholesky", _cholesky, _cholesky_grad, sample=_one(_spd))
 
 # -- qr (reduced) ----------------------------------------------------------------
 def _qr_q(xp, a):
-    return xp.linalg.qr(a)[0]
+    return _la(xp, a).qr(a)[0]
 
 
 def _qr_r(xp, a):
-    return xp.linalg.qr(a)[1]
+    return _la(xp, a).qr(a)[1]
 
 
 def _copyltu(xp, m):
@@ -357,7 +365,7 @@ defop("linalg_qr_r", _qr_r, lambda xp, g, ans, a: _qr_grad(xp, a, None, g, r=ans
 # -- eigh -----------------------------------------------------------------------
 def _eigvalsh(xp, a):
     _square_forward(a)
-    return xp.linalg.eigvalsh(_sym_forward(xp, a))
+    return _la(xp, a).eigvalsh(_sym_forward(xp, a))
 
 
 def _column_signs(xp, v):
@@ -373,7 +381,7 @@ def _column_signs(xp, v):
 
 def _eigh_vectors(xp, a):
     _square_forward(a)
-    v = xp.linalg.eigh(_sym_forward(xp, a))[1]
+    v = _la(xp, a).eigh(_sym_forward(xp, a))[1]
     return v * _column_signs(xp, v)
 
 
@@ -410,16 +418,16 @@ defop("linalg_eigh_vectors", _eigh_vectors, _eigh_vectors_grad, sample=_one(_sym
 
 # -- svd (reduced) ----------------------------------------------------------------
 def _svdvals(xp, a):
-    return xp.linalg.svdvals(a)
+    return _la(xp, a).svdvals(a)
 
 
 def _svd_u(xp, a):
-    u = xp.linalg.svd(a, full_matrices=False)[0]
+    u = _la(xp, a).svd(a, full_matrices=False)[0]
     return u * _column_signs(xp, u)
 
 
 def _svd_vh(xp, a):
-    u, _, vh = xp.linalg.svd(a, full_matrices=False)
+    u, _, vh = _la(xp, a).svd(a, full_matrices=False)
     return vh * xp.matrix_transpose(_column_signs(xp, u))  # row i flips with u's column i
 
 
@@ -510,7 +518,7 @@ def slogdet(a) -> tuple[Tensor, Tensor]:
     where logabsdet is -inf)."""
     _need_square("slogdet", a)
     data = _data(a)
-    sign = backend_of(data).xp.linalg.slogdet(data)[0]
+    sign = _la(backend_of(data).xp, data).slogdet(data)[0]
     return _constant(sign, data), OP.linalg_logabsdet(a)
 
 
@@ -536,7 +544,7 @@ def qr(a, mode: str = "reduced") -> tuple[Tensor, Tensor]:
                                "no gradient (q's extra columns are an arbitrary basis); use "
                                "mode='reduced', or call it under ag.no_grad()")
         data = _data(a)
-        q, r = backend_of(data).xp.linalg.qr(data, mode="complete")
+        q, r = _la(backend_of(data).xp, data).qr(data, mode="complete")
         return _constant(q, data), _constant(r, data)
     return OP.linalg_qr_q(a), OP.linalg_qr_r(a)
 
@@ -565,7 +573,7 @@ def svd(a, full_matrices: bool = False) -> tuple[Tensor, Tensor, Tensor]:
                                "columns of u and rows of vh are an arbitrary basis); use "
                                "full_matrices=False, or call it under ag.no_grad()")
         data = _data(a)
-        u, sv, vh = backend_of(data).xp.linalg.svd(data, full_matrices=True)
+        u, sv, vh = _la(backend_of(data).xp, data).svd(data, full_matrices=True)
         return tuple(_constant(x, data) for x in (u, sv, vh))
     return OP.linalg_svd_u(a), OP.linalg_svdvals(a), OP.linalg_svd_vh(a)
 
