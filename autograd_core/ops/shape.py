@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import sampling as s
+from ..backend import device_of, to_device
 from ..registry import defop
+from ..tensor import Tensor
 
 
 def shape_str(shape) -> str:
@@ -359,3 +361,18 @@ defop("repeat", _repeat, _repeat_grad, linear=True,
           "repeats": [int(r) for r in rng.integers(0, 3, size=x.shape[0])] if per_row
           else int(rng.integers(1, 4)), "axis": 0 if per_row or rng.random() < 0.5 else None}))(
           s.values(rng, s.shape(rng, 1)), rng.random() < 0.5))
+
+
+# -- copies and moves between devices ---------------------------------------------
+defop("copy", lambda xp, x: xp.asarray(x, copy=True), lambda xp, g, ans, x: g,
+      sample=s.unary(), linear=True)
+
+
+def _device(x) -> str:
+    return x.device if isinstance(x, Tensor) else device_of(x)
+
+
+# The one op that crosses devices: its gradient crosses back.
+defop("to_device", lambda xp, x, device: to_device(x, device),
+      lambda xp, g, ans, x, device: xp.to_device(g, device=_device(x)),
+      sample=s.unary(device="cpu"), linear=True)
