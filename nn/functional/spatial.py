@@ -220,7 +220,12 @@ def _linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: b
 
 
 def _take(x: Any, axis: int, index: np.ndarray) -> Tensor:
-    return OP.getitem(x, index=(slice(None),) * axis + (like(x, index),))
+    """x at `index` along axis: integer arrays on every axis (an open mesh, the array
+    API's only form of integer array indexing), aranges but on `axis`."""
+    shape = _shape(x)
+    mesh = tuple(like(x, (index if a == axis else np.arange(n)).reshape(
+        (-1,) + (1,) * (len(shape) - 1 - a))) for a, n in enumerate(shape))
+    return OP.getitem(x, index=mesh)
 
 
 def _output_sizes(spatial: tuple, size: Any, scale_factor: Any) -> tuple[tuple, tuple]:
