@@ -9,7 +9,7 @@ each followed by BatchNorm, a ReLU after the first and after the sum with
 the shortcut). A stage that halves the resolution does so with a stride-2
 convolution, and its shortcut is then a 1x1 stride-2 convolution with
 BatchNorm; otherwise the shortcut is the identity. Global average pooling
-and one Linear layer give the logits. Trained with SGD (momentum 0.9,
+(AdaptiveAvgPool2d((1, 1))) and one Linear layer give the logits. Trained with SGD (momentum 0.9,
 Nesterov, weight decay 5e-4) on a one-cycle cosine schedule.
 
 Data: scikit-learn's bundled digits, the fixed stratified split of
@@ -17,8 +17,8 @@ nn.utils.data.Digits (1,352 training and 445 test images), at their own
 8x8 size: the stages run at 8x8, 4x4 and 2x2.
 
 Measured (default flags, seed 0, float32, on 2 CPU cores shared with other
-jobs): 10 epochs in about 11 s of wall time (6 s of CPU time), test
-accuracy 98.65% (439 of 445; train 100%).
+jobs): 10 epochs in about 6 s of wall time (5.4 s of CPU time), test
+accuracy 99.10% (441 of 445; train 100%).
 """
 
 from __future__ import annotations
@@ -80,11 +80,12 @@ class ResNet(nn.Module):
                 layers.append(BasicBlock(channels, width, stride))
                 channels = width
         self.layers = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d((1, 1))  # global average pooling
         self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x: ag.Tensor) -> ag.Tensor:
-        x = self.layers(self.stem(x))
-        return self.fc(x.mean(axis=(2, 3)))  # global average pooling: (N, C, H, W) -> (N, C)
+        x = self.pool(self.layers(self.stem(x)))  # (N, C, 1, 1)
+        return self.fc(x.reshape(x.shape[0], -1))
 
 
 @ag.no_grad()

@@ -98,6 +98,13 @@ def test_gpt_attention_is_causal():
     assert (grad[:4] > 0).all() and (grad[4:] == 0).all()
 
 
+def test_gpt_attention_is_the_spelled_out_formula():
+    rng = np.random.default_rng(0)
+    q, k, v = (ag.tensor(rng.standard_normal((2, 3, 5, 4))) for _ in range(3))
+    np.testing.assert_allclose(F.scaled_dot_product_attention(q, k, v, is_causal=True).data,
+                               gpt.causal_attention(q, k, v).data, rtol=1e-12, atol=1e-14)
+
+
 def test_gpt_weight_tying():
     model = tiny_gpt()
     assert model.lm_head.weight is model.wte.weight
