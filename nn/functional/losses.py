@@ -31,7 +31,7 @@ from autograd_core.backend import is_floating
 from autograd_core.registry import defcomposite, defop
 from autograd_core.tensor import Tensor, apply, to_array
 
-from ._inputs import array_of, namespace
+from ._inputs import array_of, like, namespace
 from .activations import _log_softmax, _shifted, log_softmax, logsigmoid, relu
 
 __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
@@ -48,8 +48,14 @@ def _shape(x: Any) -> tuple:
 
 def _check_reduction(name: str, reduction: str, extra: tuple = ()) -> None:
     if reduction not in _REDUCTIONS + extra:
-        allowed = ", ".join(repr(r) for r in _REDUCTIONS + extra)
-        raise ValueError(f"{name}: reduction must be one of {allowed}, got {reduction!r}")
+        raise ValueError(f"{name}: reduction must be {_one_of(_REDUCTIONS + extra)}, "
+                         f"got {reduction!r}")
+
+
+def _one_of(choices: tuple) -> str:
+    """'a', 'b' or 'c'."""
+    quoted = [repr(c) for c in choices]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -108,18 +114,21 @@ def _check_positive_number(name: str, what: str, value: Any, kind: str = "positi
 
 
 def _constant_like(x: Any, input: Any) -> Any:
-    """x as an array of the input's float dtype, unless x is a Tensor that requires grad."""
+    """x as an array of the input's library, device and float dtype, unless x is a
+    Tensor that requires grad."""
     if isinstance(x, Tensor) and x.requires_grad:
         return x
     data = array_of(input)
     if not is_floating(data.dtype):
         return to_array(x)
-    x = array_of(x) if isinstance(x, Tensor) else x
-    if hasattr(x, "__array_namespace__") and not isinstance(x, np.ndarray):
+    x = x.data if isinstance(x, Tensor) else x
+    if isinstance(data, np.ndarray):
+        # to_array reads a list at the input's dtype directly: a float64 input's list
+        # target is not rounded through float32 first
+        return to_array(x, data.dtype)
+    if hasattr(x, "__array_namespace__") and not isinstance(x, (np.ndarray, np.generic)):
         return namespace(x).astype(x, data.dtype) if x.dtype != data.dtype else x
-    # to_array reads a list at the input's dtype directly: a float64 input's list
-    # target is not rounded through float32 first
-    return to_array(x, data.dtype)
+    return like(data, x)  # host numbers, onto the input's device
 
 
 def _host_range(a) -> tuple[float, float]:
@@ -261,9 +270,9 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     else:
         y = ag.as_tensor(target)
         pw = _constant_like(pos_weight, input)
-        log_weight = (pw - 1) * y + 1
+        log_weight = y * (pw - 1) + 1  # Tensor first: other arrays do not defer to it
         softplus_tail = -logsigmoid(ag.abs(input))  # log1p(e^-|z|)
-        loss = (_masked_product(1 - y, relu(input)) + _masked_product(pw * y, relu(-input))
+        loss = (_masked_product(1 - y, relu(input)) + _masked_product(y * pw, relu(-input))
                 + log_weight * softplus_tail)
     if weight is not None:
         loss = loss * _constant_like(weight, input)
@@ -322,10 +331,7 @@ def _class_targets(name: str, logits: Any, target: Any, weight: Any, ignore_inde
 def _weight_array(name: str, weight: Any, logits: Any) -> Any:
     """Class weights as an array of the logits' library, device and dtype (a list read
     at that dtype directly)."""
-    w = array_of(_constant_like(weight, logits))
-    if isinstance(w, np.ndarray) and not isinstance(logits, np.ndarray):
-        return namespace(logits).from_host(w, logits.device)
-    return w
+    return array_of(_constant_like(weight, logits))
 
 
 def _check_classes(name: str, logits_shape: tuple, target: Any, ignore_index: int) -> None:
