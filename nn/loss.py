@@ -33,8 +33,8 @@ class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         if reduction not in self._reductions:
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
-                             f"'none', got {reduction!r}")
+            raise ValueError(f"{type(self).__name__}: reduction must be "
+                             f"{_one_of(self._reductions)}, got {reduction!r}")
         self.reduction = reduction
 
     def extra_repr(self) -> str:
