@@ -523,9 +523,11 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
     _check_reduction("kl_div", reduction, ("batchmean",))
     _check_float_input("kl_div", array_of(input))
     target = _target_like("kl_div", input, target)
-    if log_target:
+    if log_target:  # 0 where the target is 0 (log target -inf): no -inf - (-inf)
         t = ag.as_tensor(target)
-        loss = ag.exp(t) * (t - input)
+        zero = array_of(t) == -math.inf
+        t_safe = ag.where(zero, 0, t)
+        loss = ag.where(zero, 0, ag.exp(t_safe) * (t_safe - ag.where(zero, 0, input)))
     else:
         # xlogy(t, t) - t input: 0 where t is 0, input and log t masked there
         t = ag.as_tensor(target)
