@@ -355,27 +355,27 @@ def _shifted(xp, x, axis):
 
 def _axis(x, axis):
     """The reduction axis; None for a 0-d x, whose axes are -1 and 0 (as PyTorch's)."""
-    if x.ndim:
-        return axis
-    if axis not in (-1, 0):
-        raise ValueError(f"axis {axis} is out of bounds for a 0-d input")
-    return None
+    if not -max(x.ndim, 1) <= axis < max(x.ndim, 1):
+        raise ValueError(f"axis {axis} is out of bounds for an input of {x.ndim} dimensions")
+    return axis if x.ndim else None
 
 
 # softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m), m = max(x); backward: y (g - sum(g y)).
 def _softmax(xp, x, axis=-1):
+    axis = _axis(x, axis)
     if x.ndim and x.shape[axis] == 0:
         return xp.asarray(x, copy=True)
-    e = xp.exp(_shifted(xp, x, _axis(x, axis)))
-    return e / xp.sum(e, axis=_axis(x, axis), keepdims=True)
+    e = xp.exp(_shifted(xp, x, axis))
+    return e / xp.sum(e, axis=axis, keepdims=True)
 
 
 # log_softmax(x) = x - m - log(sum e^(x - m)); backward: g - softmax * sum(g).
 def _log_softmax(xp, x, axis=-1):
+    axis = _axis(x, axis)
     if x.ndim and x.shape[axis] == 0:
         return xp.asarray(x, copy=True)
-    z = _shifted(xp, x, _axis(x, axis))
-    return z - xp.log(xp.sum(xp.exp(z), axis=_axis(x, axis), keepdims=True))
+    z = _shifted(xp, x, axis)
+    return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
 
 
 def _sample_axis(rng):

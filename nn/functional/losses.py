@@ -272,7 +272,8 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
         pw = _constant_like(pos_weight, input)
         log_weight = y * (pw - 1) + 1  # Tensor first: other arrays do not defer to it
         softplus_tail = -logsigmoid(ag.abs(input))  # log1p(e^-|z|)
-        loss = (_masked_product(1 - y, relu(input)) + _masked_product(y * pw, relu(-input))
+        loss = (_masked_product(1 - y, relu(input))
+                + _masked_product(y * pw, relu(ag.negative(input)))
                 + log_weight * softplus_tail)
     if weight is not None:
         loss = loss * _constant_like(weight, input)
