@@ -78,6 +78,8 @@ class Op:
                                 f"arguments, got {len(args)}")
             params.update(zip(self.params, extra))
             args = args[: self.nin]
+        if "dim" in params or "keepdim" in params:
+            params = _torch_names(self, params)
         for key in params:
             if key not in self.params:
                 raise TypeError(f"{self.name}() got an unexpected keyword argument "
@@ -88,11 +90,29 @@ class Op:
         return f"<op {self.name}>"
 
 
+def _torch_names(op: Op, params: dict) -> dict:
+    """PyTorch's dim=/keepdim= as axis=/keepdims= (passing both is an error)."""
+    params = dict(params)
+    for torch, numpy in (("dim", "axis"), ("keepdim", "keepdims")):
+        if torch in params and numpy in op.params:
+            if params.get(numpy) is not None and params.get(numpy) is not False:
+                raise TypeError(f"{op.name}() got both {numpy}= and {torch}=; pass one")
+            params[numpy] = params.pop(torch)
+    return params
+
+
 def _per_input(rules: tuple) -> Callable:
     """The one rule form the engine calls, from one rule per input (None: no gradient)."""
+    if len(rules) == 1:  # most ops: one rule called directly, no loop (the hot path)
+        (rule,) = rules
+
+        def vjp1(xp, g, ans, inputs, needs, **params):
+            return (rule(xp, g, ans, *inputs, **params),) if needs[0] else (None,)
+        return vjp1
+
     def vjp(xp, g, ans, inputs, needs, **params):
-        return tuple(rule(xp, g, ans, *inputs, **params) if need and rule is not None
-                     else None for rule, need in zip(rules, needs))
+        return [rule(xp, g, ans, *inputs, **params) if need and rule is not None else None
+                for rule, need in zip(rules, needs)]
     return vjp
 
 

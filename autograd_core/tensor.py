@@ -173,6 +173,8 @@ def _as_result(backend, out, arrays, kw):
     for (see _default_float)."""
     if backend is NUMPY:
         if type(out) is not ndarray:
+            if hasattr(out, "__array_namespace__") and not isinstance(out, np.generic):
+                return out  # to_device's result, on another backend
             out = np.asarray(out)  # numpy gives scalars for 0-d results
         return _default_float(out, arrays, kw) if out.dtype is _F64 else out
     xp = backend.xp
@@ -197,25 +199,32 @@ def _devices_differ(first, other) -> RuntimeError:
                         f"{device_of(other)}; move one with .to(device)")
 
 
-def _backend(arrays):
-    """The backend of an op's inputs; RuntimeError if they sit on two devices."""
-    first = None
+def _join(backend, array, arrays):
+    """The backend of an op so far, joined with that of one more input array; a
+    RuntimeError if the two differ (nothing moves between devices silently)."""
+    if isinstance(array, np.generic) or not hasattr(array, "__array_namespace__"):
+        return backend  # a number, or no array: the forward will say
+    other = backend_of(array)
+    if backend is not None and other is not backend:
+        first = next(a for a in arrays if type(a) is not type(array)
+                     and hasattr(a, "__array_namespace__") and not isinstance(a, np.generic))
+        raise RuntimeError(f"expected all inputs on one device, found {device_of(first)} "
+                           f"and {device_of(array)}; move one with .to(device)")
+    return other
+
+
+def _check_devices(arrays) -> None:
+    """The inputs of a library with several devices all sit on one of them."""
+    where = None
     for a in arrays:
-        if type(a) is ndarray or (hasattr(a, "__array_namespace__")
-                                  and not isinstance(a, np.generic)):
-            if first is None:
-                first = a
-            elif type(a) is not type(first):
-                raise _devices_differ(first, a)
-    if first is None:
-        return NUMPY
-    backend = backend_of(first)
-    if not backend.single_device:
-        where = first.device
-        for a in arrays:
-            if hasattr(a, "device") and a.device != where:
-                raise _devices_differ(first, a)
-    return backend
+        device = getattr(a, "device", None)
+        if device is not None and not isinstance(a, np.generic):
+            if where is None:
+                where = a
+            elif device != where.device:
+                raise RuntimeError(f"expected all inputs on one device, found "
+                                   f"{device_of(where)} and {device_of(a)}; move one with "
+                                   f".to(device)")
 
 
 def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
@@ -223,17 +232,31 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
     arrays = []
     parents = []
     needs_grad = False
+    backend = None
     for a in args:
         if isinstance(a, Tensor):
-            arrays.append(a._data)
+            d = a._data
             if a._rg:
                 needs_grad = True
                 parents.append(a)
-                continue
+            else:
+                parents.append(None)
         else:
-            arrays.append(to_array(a) if type(a) is list or type(a) is tuple else a)
-        parents.append(None)
-    backend = _backend(arrays)
+            d = to_array(a) if type(a) is list or type(a) is tuple else a
+            parents.append(None)
+        arrays.append(d)
+        t = type(d)
+        if t is ndarray:
+            if backend is None:
+                backend = NUMPY
+            elif backend is not NUMPY:
+                _join(backend, d, arrays)  # raises: two devices
+        elif t is not float and t is not int and t is not bool and d is not None:
+            backend = _join(backend, d, arrays)
+    if backend is None:
+        backend = NUMPY
+    elif not backend.single_device:
+        _check_devices(arrays)
     try:
         out = op.forward(backend.xp, *arrays, **(kw or {}))
     except Exception as err:
@@ -241,7 +264,8 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
     saved = None
     if op.saves:
         out, saved = out
-    out = _as_result(backend, out, arrays, kw)
+    if type(out) is not ndarray or out.dtype is _F64:
+        out = _as_result(backend, out, arrays, kw)
     t = _new(Tensor)
     t._data = out
     t._grad = t._hooks = None
@@ -582,24 +606,33 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
-    # -- methods with numpy's names ----------------------------------------
-    def sum(self, axis=None, keepdims=False): return OP.sum(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return OP.mean(self, axis=axis, keepdims=keepdims)
-    def prod(self, axis=None, keepdims=False): return OP.prod(self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return OP.max(self, axis=axis, keepdims=keepdims)
-    def min(self, axis=None, keepdims=False): return OP.min(self, axis=axis, keepdims=keepdims)
+    # -- methods with numpy's names (PyTorch's dim=/keepdim= taken too) ------
+    def sum(self, axis=None, keepdims=False, **torch):
+        return OP.sum(self, axis=axis, keepdims=keepdims, **torch)
 
-    def var(self, axis=None, ddof=0, keepdims=False):
-        return OP.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False, **torch):
+        return OP.mean(self, axis=axis, keepdims=keepdims, **torch)
 
-    def std(self, axis=None, ddof=0, keepdims=False):
-        return OP.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def prod(self, axis=None, keepdims=False, **torch):
+        return OP.prod(self, axis=axis, keepdims=keepdims, **torch)
 
-    def argmax(self, axis=None, keepdims=False):
-        return _nograd.argmax(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False, **torch):
+        return OP.max(self, axis=axis, keepdims=keepdims, **torch)
 
-    def argmin(self, axis=None, keepdims=False):
-        return _nograd.argmin(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False, **torch):
+        return OP.min(self, axis=axis, keepdims=keepdims, **torch)
+
+    def var(self, axis=None, ddof=0, keepdims=False, **torch):
+        return OP.var(self, axis=axis, ddof=ddof, keepdims=keepdims, **torch)
+
+    def std(self, axis=None, ddof=0, keepdims=False, **torch):
+        return OP.std(self, axis=axis, ddof=ddof, keepdims=keepdims, **torch)
+
+    def argmax(self, axis=None, keepdims=False, **torch):
+        return _nograd.argmax(self, axis=axis, keepdims=keepdims, **torch)
+
+    def argmin(self, axis=None, keepdims=False, **torch):
+        return _nograd.argmin(self, axis=axis, keepdims=keepdims, **torch)
 
     def reshape(self, *shape):
         return OP.reshape(self, shape=_varargs(shape))
@@ -621,8 +654,73 @@ class Tensor:
     def sigmoid(self): return apply(OP.sigmoid, (self,))
     def abs(self): return apply(OP.abs, (self,))
 
-    def norm(self, axis=None, keepdims=False):
-        return OP.norm(self, axis=axis, keepdims=keepdims)
+    def norm(self, axis=None, keepdims=False, **torch):
+        return OP.norm(self, axis=axis, keepdims=keepdims, **torch)
+
+    # -- PyTorch's names ---------------------------------------------------
+    def view(self, *shape):
+        """reshape (values are never shared with the view's source in place here)."""
+        return OP.reshape(self, shape=_varargs(shape))
+
+    def unsqueeze(self, axis: int): return OP.expand_dims(self, axis=axis)
+    def permute(self, *axes): return OP.transpose(self, axes=_varargs(axes))
+
+    def masked_fill(self, mask, value):
+        """`value` where mask is true; the gradient is 0 there."""
+        return OP.where(mask, value, self)
+
+    def softmax(self, axis: int = -1, *, dim=None):
+        return _softmax.softmax(self, axis, dim=dim)
+
+    def log_softmax(self, axis: int = -1, *, dim=None):
+        return _softmax.log_softmax(self, axis, dim=dim)
+
+    # -- numpy functions on Tensors run the registered ops (MyGrad's habit) ---
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _dispatch(ufunc.__name__, "ufunc", inputs, kwargs,
+                         method != "__call__" or kwargs.get("out") is not None)
+
+    def __array_function__(self, func, types, args, kwargs):
+        linalg = func.__module__.endswith("linalg")
+        return _dispatch(func.__name__, "linalg" if linalg else "function", args, kwargs,
+                         False)
+
+
+# numpy's names for ag's functions, where they differ.
+_NUMPY_NAMES = {"absolute": "abs", "amax": "max", "amin": "min", "true_divide": "divide",
+                "pow": "power", "concat": "concatenate", "rint": "round", "around": "round",
+                "cumulative_sum": "cumsum", "cumulative_prod": "cumprod"}
+_COMPARISONS = {"less": "__lt__", "less_equal": "__le__", "greater": "__gt__",
+                "greater_equal": "__ge__", "equal": "__eq__", "not_equal": "__ne__",
+                "logical_and": "__and__", "logical_or": "__or__", "logical_xor": "__xor__"}
+
+
+def _dispatch(name: str, kind: str, args, kwargs, unsupported: bool):
+    """numpy's `name` applied to Tensors: ag's function of that name, or a TypeError
+    that names the one to use."""
+    import autograd_core as ag
+    if not unsupported:
+        if name in _COMPARISONS and len(args) == 2:
+            a, b = args
+            if isinstance(a, Tensor):
+                return getattr(a, _COMPARISONS[name])(b)
+            return getattr(as_tensor_like(a, b), _COMPARISONS[name])(b)
+        if name in ("shape", "ndim", "size"):
+            return getattr(args[0], name)
+        namespace = ag.linalg if kind == "linalg" and hasattr(ag, "linalg") else ag
+        fn = getattr(namespace, _NUMPY_NAMES.get(name, name), None)
+        if callable(fn) and not isinstance(fn, type):
+            return fn(*args, **kwargs)
+    import difflib
+    near = difflib.get_close_matches(_NUMPY_NAMES.get(name, name), dir(ag), n=1)
+    hint = f"; use ag.{near[0]}" if near else "; compute on t.detach().numpy() if no " \
+                                               "gradient is needed"
+    raise TypeError(f"numpy.{'linalg.' if kind == 'linalg' else ''}{name} has no "
+                    f"registered op for Tensors (out= and ufunc methods neither){hint}")
+
+
+def as_tensor_like(a, other: Tensor) -> Tensor:
+    return _make(backend_of(other._data).xp.asarray(a), None)
 
 
 class RemovableHandle:
@@ -660,3 +758,4 @@ def _plain_index(index: Any) -> Any:
 
 from . import nograd as _nograd  # noqa: E402  (functions without a gradient, on Tensors)
 from .engine import backward as _run_backward  # noqa: E402  (the engine needs Tensor)
+from .ops import softmax as _softmax  # noqa: E402
