@@ -32,7 +32,7 @@ from autograd_core.registry import defcomposite, defop
 from autograd_core.tensor import Tensor, apply, to_array
 
 from ._inputs import array_of, like, namespace
-from .activations import _log_softmax, _shifted, log_softmax, logsigmoid, relu
+from .activations import _log_softmax, _shifted, _sum_keep, log_softmax, logsigmoid, relu
 
 __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_div",
@@ -232,13 +232,12 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
     return _reduce(loss, reduction)
 
 
-# bce_with_logits(z, y) = max(z, 0) - z y + log1p(e^-|z|)
-#                       = (1 - y) max(z, 0) + y max(-z, 0) + log1p(e^-|z|),
-# each product 0 where its weight is 0: (+inf, 0) is inf, (+inf, 1) is 0.
+# bce_with_logits(z, y) = max(z, 0) - z y + log1p(e^-|z|), the first two terms as
+# ((1 - y) if z > 0 else -y) z, 0 where that weight is 0: (+inf, 0) is inf, (+inf, 1) 0.
 # d/dz = sigmoid(z) - y, d/dy = -z.
 def _bce_with_logits(xp, z, y):
-    return (_xmul(xp, 1 - y, xp.maximum(z, 0)) + _xmul(xp, y, xp.maximum(-z, 0))
-            + xp.log1p(xp.exp(-xp.abs(z))))
+    weight = xp.where(z > 0, 1 - y, -y)  # max(z, 0) - z y = weight z
+    return _xmul(xp, weight, z) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
 _BCE_LOGITS = defop(
@@ -293,10 +292,9 @@ def _masked_product(a: Tensor, b: Tensor) -> Tensor:
 def _xent(xp, logits, B, denominator, reduction="mean"):
     z = _shifted(xp, logits, 1)
     e = xp.exp(z)
-    sums = xp.sum(e, axis=1, keepdims=True)
-    a = xp.sum(B, axis=1, keepdims=True)
-    loss = xp.squeeze(a * xp.log(sums) - xp.sum(_xmul(xp, B, z), axis=1, keepdims=True),
-                      axis=1)
+    sums = _sum_keep(xp, e, 1)
+    a = _sum_keep(xp, B, 1)
+    loss = xp.squeeze(a * xp.log(sums) - _sum_keep(xp, _xmul(xp, B, z), 1), axis=1)
     if reduction != "none":
         loss = xp.sum(loss)
         if reduction == "mean":
@@ -316,14 +314,13 @@ def _class_targets(name: str, logits: Any, target: Any, weight: Any, ignore_inde
     onehot = t == classes  # an ignore_index outside [0, C) matches no class
     w = None if weight is None else xp.reshape(_weight_array(name, weight, logits),
                                                classes.shape)
-    if 0 <= ignore_index < n:
+    inside = 0 <= ignore_index < n
+    if inside:
         onehot = onehot & (t != ignore_index)
-        valid = t != ignore_index
-    else:
-        valid = xp.any(onehot, axis=1, keepdims=True)
     w_t = xp.astype(onehot, dtype) if w is None else xp.where(onehot, w, 0)
     B = w_t * (1 - smoothing) if smoothing else w_t
     if smoothing:
+        valid = (t != ignore_index) if inside else xp.any(onehot, axis=1, keepdims=True)
         w_all = xp.ones((1, n) + (1,) * (len(shape) - 2), dtype=dtype) if w is None else w
         B = B + xp.where(valid, (smoothing / n) * w_all, 0)
     return B, xp.sum(w_t)
