@@ -117,6 +117,13 @@ def _numpy_index_add(x, axis: int, index, src):
     return out
 
 
+def _library_dtype(library: Any, dtype: Any) -> Any:
+    """A library's dtype for numpy's dtype of the same name (its own dtypes pass)."""
+    if isinstance(dtype, np.dtype) or isinstance(dtype, type) and issubclass(dtype, np.generic):
+        return getattr(library, np.dtype(dtype).name)
+    return dtype
+
+
 def _numpy_unshared(a) -> bool:
     """A whole, writable array of its own (no view): the engine may give it to a leaf's
     .grad without a copy, if no other gradient is the same object."""
@@ -132,8 +139,12 @@ def _numpy_extras() -> dict[str, Any]:
 def _generic_extras(library: Any) -> dict[str, Any]:
     def from_host(a, device=None):
         return library.asarray(a, device=device)
+
+    def astype(x, dtype, copy=True):  # numpy's dtypes name the library's own
+        return library.astype(x, _library_dtype(library, dtype), copy=copy)
     index_add = _generic_index_add(library)
-    return {"index_add": index_add, **kernels.extras(library, index_add),
+    return {"index_add": index_add, **kernels.extras(library, index_add), "astype": astype,
+            "linalg": getattr(library, "linalg", None),
             "errstate": lambda **kw: contextlib.nullcontext(),
             "unshared": lambda a: False,  # views are invisible through the standard
             "to_host": lambda a: np.from_dlpack(a),

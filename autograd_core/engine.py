@@ -232,7 +232,7 @@ def _constant(a, ans):
     create_graph a rule's arithmetic on it must keep float64 precision."""
     if type(a) is float or type(a) is int:
         xp = backend_of(ans).xp
-        return xp.asarray(a, dtype=ans.dtype)
+        return xp.asarray(a, dtype=ans.dtype, device=ans.device)
     return a
 
 

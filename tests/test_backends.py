@@ -36,8 +36,8 @@ def _strict(a: np.ndarray):
 
 def _move(value, to):
     """Arrays (inside tuples and lists too) moved by `to`; everything else as it is."""
-    if isinstance(value, np.ndarray):
-        return to(value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return to(np.asarray(value))
     if isinstance(value, dict):
         return {k: _move(v, to) for k, v in value.items()}
     if isinstance(value, tuple):
@@ -67,6 +67,8 @@ def _run(name: str, seed: int, to) -> dict:
     call, args, params, linear = _sample(name, seed)
     inputs, wrt = [], []
     for a in args:
+        if isinstance(a, np.generic):
+            a = np.asarray(a)
         if isinstance(a, np.ndarray) and a.dtype.kind == "f" or isinstance(a, float):
             t = ag.as_tensor(to(np.array(a, np.float64))).requires_grad_()
             inputs.append(t)

@@ -290,7 +290,7 @@ def test_pool_options_modules_reprs_and_errors():
     assert nn.MaxPool2d(2, ceil_mode=True)(ag.randn(1, 1, 5, 5)).shape == (1, 1, 3, 3)
     assert repr(nn.MaxPool2d(2, dilation=2)) == "MaxPool2d(kernel_size=2, stride=2, dilation=2)"
     assert nn.MaxPool2d(3, 1, dilation=2)(ag.randn(1, 1, 7, 7)).shape == (1, 1, 3, 3)
-    with pytest.raises(ValueError, match="divisor_override must be positive, got 0"):
+    with pytest.raises(ValueError, match="divisor_override must not be 0"):
         F.avg_pool2d(ag.randn(1, 1, 6, 6), 2, divisor_override=0)
 
 
@@ -576,3 +576,9 @@ def test_max_pool_gradients_are_the_same_from_kept_or_recomputed_windows(monkeyp
     windows = grads[0][..., :6].reshape(3, 2, 3, 2, 3, 2)  # the 7th column is not pooled
     assert np.count_nonzero(windows, axis=(3, 5)).max() == 1  # one winner a window
     assert not grads[0][..., 6].any()
+
+
+def test_a_negative_divisor_override_divides_as_pytorchs():
+    x = ag.tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    out = F.avg_pool2d(x, 2, divisor_override=-2)
+    np.testing.assert_array_equal(out.data, F.avg_pool2d(x, 2, divisor_override=2).data * -1)

@@ -74,20 +74,11 @@ CASES = {
     "dropout": (lambda x: F.dropout(x, 0.3), (X,), ()),
     "batch_norm": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
                    (X, X2[0], X[1]), ()),
-    "batch_norm_eval": (lambda x, w, b: F.batch_norm(
-        x, np.linspace(-1, 1, 5), np.linspace(0.5, 2, 5), w, b), (X, X2[0], X[1]), ()),
+    "batch_norm_eval": (lambda x, w, b, mean, var: F.batch_norm(x, mean, var, w, b),
+                        (X, X2[0], X[1]), (np.linspace(-1, 1, 5), np.linspace(0.5, 2, 5))),
     "layer_norm": (lambda x, w, b: F.layer_norm(x, 5, w, b), (X, X2[0], X[1]), ()),
 }
 
-# Not yet runnable on array-api-strict: the core's reshape, expand_dims and matmul
-# forwards still call numpy (sum/mean's gradient reshapes, prelu reshapes its weight,
-# linear's gradient multiplies); their port is under way on another branch.
-CORE_SHAPE_OPS = {"bce_with_logits_pos_weight", "binary_cross_entropy",
-                  "binary_cross_entropy_with_logits", "cosine_embedding_loss",
-                  "cross_entropy_none", "cross_entropy_probabilities", "huber_loss", "kl_div",
-                  "kl_div_log_target", "l1_loss", "mse_loss", "nll_loss", "prelu",
-                  "smooth_l1_loss", "linear", "linear_relu", "linear_3d", "flatten_linear",
-                  "batch_norm", "batch_norm_eval", "layer_norm"}
 
 
 def _run(fn, floats, constants, on_device: bool):
@@ -107,9 +98,7 @@ def _host(a):
     return np.from_dlpack(a) if not isinstance(a, np.ndarray) else a
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(reason="core shape ops and matmul on numpy"))
-    if n in CORE_SHAPE_OPS else n for n in sorted(CASES)])
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_functional_on_array_api_strict_matches_numpy(name):
     fn, floats, constants = CASES[name]
     want, want_grads = _run(fn, floats, constants, on_device=False)

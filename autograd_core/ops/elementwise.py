@@ -52,8 +52,8 @@ def _power_grad_exponent(xp, g, ans, x, p):
     if isinstance(x, Number) and x > 0:  # a constant base, as in 2.0 ** t
         return g * ans * math.log(x)
     zero = x == 0
-    log_x = xp.log(xp.where(zero, 1, x))
-    return g * ans * xp.where(zero, xp.where(p < 0, -math.inf, 0), log_x)
+    log_x = xp.where(zero, 0, xp.log(xp.where(zero, 1, x)))
+    return g * ans * xp.where(zero & (p < 0), -math.inf, log_x)
 
 
 defop("power", lambda xp, a, b: xp.pow(a, b), _power_grad_base, _power_grad_exponent,
@@ -214,7 +214,7 @@ defop("where", lambda xp, c, a, b: xp.where(c, a, b),
 
 
 def _astype(xp, x, dtype):
-    return xp.astype(x, dtype) if x.dtype != dtype else x
+    return xp.astype(x, dtype, copy=False)
 
 
 defop("astype", _astype, lambda xp, g, ans, x, dtype: xp.astype(g, dtype=x.dtype),

@@ -112,7 +112,8 @@ defop("prod", _prod, _prod_grad, sample=_sample_prod)
 
 def _extreme_grad(xp, g, ans, x, axis=None, keepdims=False):
     winners = x == _expand(xp, ans, x.shape, axis, keepdims)
-    share = _expand(xp, g, x.shape, axis, keepdims) / xp.sum(winners, axis=axis, keepdims=True)
+    count = xp.sum(xp.astype(winners, dtype=g.dtype), axis=axis, keepdims=True)
+    share = _expand(xp, g, x.shape, axis, keepdims) / count
     return xp.where(winners, share, 0)
 
 
@@ -193,7 +194,7 @@ def _norm(xp, x, axis=None, keepdims=False):
 def _norm_grad(xp, g, ans, x, axis=None, keepdims=False):
     # x / |x|, with 0 rather than 0/0 at the origin.
     r = _expand(xp, ans, x.shape, axis, keepdims)
-    return _expand(xp, g, x.shape, axis, keepdims) * x / (r + (r == 0))
+    return _expand(xp, g, x.shape, axis, keepdims) * x / xp.where(r == 0, 1, r)
 
 
 defop("norm", _norm, _norm_grad, sample=s.reduction())

@@ -60,7 +60,7 @@ def _cumprod(xp, x, axis, reverse=False):
 
 
 def _along(ndim: int, axis: int, part: slice) -> tuple:
-    return (slice(None),) * axis + (part,)
+    return (slice(None),) * axis + (part, ...)
 
 
 def _shift(xp, a, axis: int, d: int, fill: float = 0.0):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from autograd_core import sampling as s
+from autograd_core.backend import backend_of, is_floating
 from autograd_core.ops.conv import _first_max, _geometry, _layout, pair
 from autograd_core.ops.shape import index_outside
 from autograd_core.registry import NP, OP, defcomposite
@@ -187,7 +188,7 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: int | tuple,
     to that first entry only (PyTorch's goes to every copy)."""
     n, c, h, w = array_of(x).shape
     idx = array_of(indices)
-    if idx.shape != (n, c, h, w) or idx.dtype.kind not in "iu":
+    if idx.shape != (n, c, h, w) or not backend_of(idx).xp.isdtype(idx.dtype, "integral"):
         raise ValueError(f"max_unpool2d: indices must be integers of the input's shape "
                          f"{(n, c, h, w)}, got {idx.dtype} {idx.shape}")
     (kh, kw), (sh, sw), (ph, pw) = pair(kernel_size), _stride(kernel_size, stride), \
@@ -195,17 +196,18 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: int | tuple,
     size = (tuple(output_size)[-2:] if output_size is not None
             else ((h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw))
     plane = size[0] * size[1]
-    if index_outside(idx, plane):
+    if isinstance(idx, np.ndarray) and index_outside(idx, plane):  # on a device: no host read
         raise ValueError(f"max_unpool2d: an index falls outside the output plane "
                          f"{size} (indices in [{idx.min()}, {idx.max()}])")
-    where = (np.arange(n)[:, None, None], np.arange(c)[None, :, None], idx.reshape(n, c, -1))
-    values = OP.reshape(x, shape=(n, c, h * w))
-    keys = (np.arange(n * c).reshape(n, c, 1) * plane + where[2]).ravel()
-    _, first = np.unique(keys, return_index=True)
-    if len(first) < keys.size:  # repeated indices: keep each one's first value
-        keep = np.zeros(keys.size, array_of(x).dtype)
-        keep[first] = 1
-        values = values * keep.reshape(n, c, h * w)
+    xp = backend_of(idx).xp
+    dtype, device = array_of(x).dtype, idx.device
+    rows = xp.reshape(xp.arange(n * c, device=device), (n, c, 1))
+    where = (rows // c, rows % c, xp.reshape(idx, (n, c, h * w)))
+    keys = xp.reshape(rows * plane + where[2], (-1,))
+    first = xp.unique_all(keys).indices  # repeated indices: keep each one's first value
+    keep = xp.index_add(xp.zeros(keys.shape, dtype=dtype, device=device), 0, first,
+                        xp.ones(first.shape, dtype=dtype, device=device))
+    values = OP.reshape(x, shape=(n, c, h * w)) * xp.reshape(keep, (n, c, h * w))
     flat = OP.getitem_grad(values, index=where, shape=(n, c, plane))
     return OP.reshape(flat, shape=(n, c) + tuple(size))
 
@@ -217,9 +219,8 @@ def avg_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = No
     options: zero padding that counts in the mean unless count_include_pad=False,
     ceil_mode (a last, partial window, averaged over what it covers of the padded
     input), divisor_override (every window's sum divided by it)."""
-    if divisor_override is not None and divisor_override <= 0:
-        raise ValueError(f"avg_pool2d: divisor_override must be positive, got "
-                         f"{divisor_override}")
+    if divisor_override is not None and divisor_override == 0:  # PyTorch forbids only 0
+        raise ValueError("avg_pool2d: divisor_override must not be 0")
     if not (_pads(padding) or ceil_mode or divisor_override):
         return apply(_AVG_POOL2D, (x,), {"kernel_size": kernel_size, "stride": stride})
     shape = array_of(x).shape
@@ -230,7 +231,8 @@ def avg_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = No
         return sums / divisor_override
     counts = _window_counts(shape[-2:], pair(kernel_size), _stride(kernel_size, stride),
                             pair(padding), ceil_mode, count_include_pad)
-    return sums / counts.astype(sums.dtype)
+    data = sums.data
+    return sums / backend_of(data).xp.asarray(counts, dtype=data.dtype, device=data.device)
 
 
 def _pads(padding) -> bool:
@@ -267,7 +269,8 @@ def _pad_for_pool(name: str, x: Any, kernel_size, stride, padding, ceil_mode: bo
         rw = _ceil_extra(w, dw * (kw - 1) + 1, sw, pw)
     value = 0
     if fill == "min":  # a padded entry never wins: every window holds a real one
-        value = -np.inf if data.dtype.kind == "f" else np.iinfo(data.dtype).min
+        xp = backend_of(data).xp
+        value = -np.inf if is_floating(data.dtype) else xp.iinfo(data.dtype).min
     return OP.pad(x, ((0, 0), (0, 0), (ph, ph + rh), (pw, pw + rw)), constant_values=value)
 
 
