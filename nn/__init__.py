@@ -8,6 +8,7 @@ from . import functional, init, utils
 from .activation import *  # noqa: F403
 from .checkpoint import load, save
 from .conv import *  # noqa: F403
+from .fuse import FlattenLinear, LinearReLU, ReLUMaxPool2d, fuse
 from .layers import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .module import Module, ModuleList, Parameter, Sequential

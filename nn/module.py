@@ -134,12 +134,6 @@ class Module:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
-    def _then(self, following: Module, x: Any) -> Any:
-        """following(self(x)) by a cheaper route with equal values and gradients, or
-        NotImplemented (the default). Sequential asks each module about the next one,
-        unless either has forward hooks (a hook must see the real intermediate)."""
-        return NotImplemented
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         out = self.forward(*args, **kwargs)
         if self._forward_hooks:
@@ -356,7 +350,10 @@ def _state_value(key: str, value: Any) -> np.ndarray:
 
 
 class Sequential(Module):
-    """Modules applied in order. `Sequential(a, b)` or `Sequential(OrderedDict(...))`."""
+    """Modules applied in order. `Sequential(a, b)` or `Sequential(OrderedDict(...))`.
+
+    Each module runs as written, its own forward and hooks; `nn.fuse(model)` makes a
+    model that runs some pairs (Linear -> ReLU, ...) as one op."""
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()
@@ -369,18 +366,8 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:
-        modules = tuple(self._modules.values())
-        i, last = 0, len(modules) - 1
-        while i <= last:
-            m = modules[i]
-            if i < last and not (m._forward_hooks or modules[i + 1]._forward_hooks):
-                out = m._then(modules[i + 1], x)  # two layers at once (see Module._then)
-                if out is not NotImplemented:
-                    x = out
-                    i += 2
-                    continue
+        for m in self._modules.values():  # each module as written: nn.fuse(model) fuses
             x = m(x)
-            i += 1
         return x
 
     def __getitem__(self, index: int | slice) -> Module:
