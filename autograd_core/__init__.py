@@ -8,12 +8,16 @@
 
 from operator import index as _index
 
-from . import allocator, ops, viz  # noqa: F401  (importing ops registers every op)
+import numpy as _np
+
+from . import allocator, cuda, ops, viz  # noqa: F401  (importing ops registers every op)
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from .backend import Device
 from .creation import (
     arange,
     as_tensor,
     eye,
+    from_numpy,
     full,
     linspace,
     ones,
@@ -27,10 +31,12 @@ from .creation import (
 from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .nograd import all, any, argmax, argmin, ceil, floor, isfinite, isinf, isnan, round
 from .ops.composite import dot, split
 from .ops.elementwise import clip
 from .ops.linalg import einsum
 from .ops.shape import concatenate, stack
+from .ops.softmax import log_softmax, relu, softmax
 from .random import manual_seed
 from .registry import COMPOSITES, OP, REGISTRY, Op, defop
 from .tensor import Node, Tensor
@@ -50,6 +56,11 @@ transpose, swapaxes, reshape, squeeze = OP.transpose, OP.swapaxes, OP.reshape, O
 expand_dims, broadcast_to, pad, flip, tile = (
     OP.expand_dims, OP.broadcast_to, OP.pad, OP.flip, OP.tile)
 take_along_axis, getitem, index_add = OP.take_along_axis, OP.getitem, OP.index_add
+
+
+cat = concatenate
+float16, float32, float64 = _np.dtype("float16"), _np.dtype("float32"), _np.dtype("float64")
+int32, int64, bool_ = _np.dtype("int32"), _np.dtype("int64"), _np.dtype("bool")
 
 
 def _flatten_axis(axis: int, shape: tuple) -> int:

@@ -78,6 +78,8 @@ class Op:
                                 f"arguments, got {len(args)}")
             params.update(zip(self.params, extra))
             args = args[: self.nin]
+        if "dim" in params or "keepdim" in params:
+            params = _torch_names(self, params)
         for key in params:
             if key not in self.params:
                 raise TypeError(f"{self.name}() got an unexpected keyword argument "
@@ -86,6 +88,17 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+
+def _torch_names(op: Op, params: dict) -> dict:
+    """PyTorch's dim=/keepdim= as axis=/keepdims= (passing both is an error)."""
+    params = dict(params)
+    for torch, numpy in (("dim", "axis"), ("keepdim", "keepdims")):
+        if torch in params and numpy in op.params:
+            if params.get(numpy) is not None and params.get(numpy) is not False:
+                raise TypeError(f"{op.name}() got both {numpy}= and {torch}=; pass one")
+            params[numpy] = params.pop(torch)
+    return params
 
 
 def _per_input(rules: tuple) -> Callable:

@@ -173,6 +173,8 @@ def _as_result(backend, out, arrays, kw):
     for (see _default_float)."""
     if backend is NUMPY:
         if type(out) is not ndarray:
+            if hasattr(out, "__array_namespace__") and not isinstance(out, np.generic):
+                return out  # to_device's result, on another backend
             out = np.asarray(out)  # numpy gives scalars for 0-d results
         return _default_float(out, arrays, kw) if out.dtype is _F64 else out
     xp = backend.xp
@@ -582,24 +584,33 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
-    # -- methods with numpy's names ----------------------------------------
-    def sum(self, axis=None, keepdims=False): return OP.sum(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return OP.mean(self, axis=axis, keepdims=keepdims)
-    def prod(self, axis=None, keepdims=False): return OP.prod(self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return OP.max(self, axis=axis, keepdims=keepdims)
-    def min(self, axis=None, keepdims=False): return OP.min(self, axis=axis, keepdims=keepdims)
+    # -- methods with numpy's names (PyTorch's dim=/keepdim= taken too) ------
+    def sum(self, axis=None, keepdims=False, **torch):
+        return OP.sum(self, axis=axis, keepdims=keepdims, **torch)
 
-    def var(self, axis=None, ddof=0, keepdims=False):
-        return OP.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False, **torch):
+        return OP.mean(self, axis=axis, keepdims=keepdims, **torch)
 
-    def std(self, axis=None, ddof=0, keepdims=False):
-        return OP.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def prod(self, axis=None, keepdims=False, **torch):
+        return OP.prod(self, axis=axis, keepdims=keepdims, **torch)
 
-    def argmax(self, axis=None, keepdims=False):
-        return _nograd.argmax(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False, **torch):
+        return OP.max(self, axis=axis, keepdims=keepdims, **torch)
 
-    def argmin(self, axis=None, keepdims=False):
-        return _nograd.argmin(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False, **torch):
+        return OP.min(self, axis=axis, keepdims=keepdims, **torch)
+
+    def var(self, axis=None, ddof=0, keepdims=False, **torch):
+        return OP.var(self, axis=axis, ddof=ddof, keepdims=keepdims, **torch)
+
+    def std(self, axis=None, ddof=0, keepdims=False, **torch):
+        return OP.std(self, axis=axis, ddof=ddof, keepdims=keepdims, **torch)
+
+    def argmax(self, axis=None, keepdims=False, **torch):
+        return _nograd.argmax(self, axis=axis, keepdims=keepdims, **torch)
+
+    def argmin(self, axis=None, keepdims=False, **torch):
+        return _nograd.argmin(self, axis=axis, keepdims=keepdims, **torch)
 
     def reshape(self, *shape):
         return OP.reshape(self, shape=_varargs(shape))
@@ -621,8 +632,73 @@ class Tensor:
     def sigmoid(self): return apply(OP.sigmoid, (self,))
     def abs(self): return apply(OP.abs, (self,))
 
-    def norm(self, axis=None, keepdims=False):
-        return OP.norm(self, axis=axis, keepdims=keepdims)
+    def norm(self, axis=None, keepdims=False, **torch):
+        return OP.norm(self, axis=axis, keepdims=keepdims, **torch)
+
+    # -- PyTorch's names ---------------------------------------------------
+    def view(self, *shape):
+        """reshape (values are never shared with the view's source in place here)."""
+        return OP.reshape(self, shape=_varargs(shape))
+
+    def unsqueeze(self, axis: int): return OP.expand_dims(self, axis=axis)
+    def permute(self, *axes): return OP.transpose(self, axes=_varargs(axes))
+
+    def masked_fill(self, mask, value):
+        """`value` where mask is true; the gradient is 0 there."""
+        return OP.where(mask, value, self)
+
+    def softmax(self, axis: int = -1, *, dim=None):
+        return _softmax.softmax(self, axis, dim=dim)
+
+    def log_softmax(self, axis: int = -1, *, dim=None):
+        return _softmax.log_softmax(self, axis, dim=dim)
+
+    # -- numpy functions on Tensors run the registered ops (MyGrad's habit) ---
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _dispatch(ufunc.__name__, "ufunc", inputs, kwargs,
+                         method != "__call__" or kwargs.get("out") is not None)
+
+    def __array_function__(self, func, types, args, kwargs):
+        linalg = func.__module__.endswith("linalg")
+        return _dispatch(func.__name__, "linalg" if linalg else "function", args, kwargs,
+                         False)
+
+
+# numpy's names for ag's functions, where they differ.
+_NUMPY_NAMES = {"absolute": "abs", "amax": "max", "amin": "min", "true_divide": "divide",
+                "pow": "power", "concat": "concatenate", "rint": "round", "around": "round",
+                "cumulative_sum": "cumsum", "cumulative_prod": "cumprod"}
+_COMPARISONS = {"less": "__lt__", "less_equal": "__le__", "greater": "__gt__",
+                "greater_equal": "__ge__", "equal": "__eq__", "not_equal": "__ne__",
+                "logical_and": "__and__", "logical_or": "__or__", "logical_xor": "__xor__"}
+
+
+def _dispatch(name: str, kind: str, args, kwargs, unsupported: bool):
+    """numpy's `name` applied to Tensors: ag's function of that name, or a TypeError
+    that names the one to use."""
+    import autograd_core as ag
+    if not unsupported:
+        if name in _COMPARISONS and len(args) == 2:
+            a, b = args
+            if isinstance(a, Tensor):
+                return getattr(a, _COMPARISONS[name])(b)
+            return getattr(as_tensor_like(a, b), _COMPARISONS[name])(b)
+        if name in ("shape", "ndim", "size"):
+            return getattr(args[0], name)
+        namespace = ag.linalg if kind == "linalg" and hasattr(ag, "linalg") else ag
+        fn = getattr(namespace, _NUMPY_NAMES.get(name, name), None)
+        if callable(fn) and not isinstance(fn, type):
+            return fn(*args, **kwargs)
+    import difflib
+    near = difflib.get_close_matches(_NUMPY_NAMES.get(name, name), dir(ag), n=1)
+    hint = f"; use ag.{near[0]}" if near else "; compute on t.detach().numpy() if no " \
+                                               "gradient is needed"
+    raise TypeError(f"numpy.{'linalg.' if kind == 'linalg' else ''}{name} has no "
+                    f"registered op for Tensors (out= and ufunc methods neither){hint}")
+
+
+def as_tensor_like(a, other: Tensor) -> Tensor:
+    return _make(backend_of(other._data).xp.asarray(a), None)
 
 
 class RemovableHandle:
@@ -660,3 +736,4 @@ def _plain_index(index: Any) -> Any:
 
 from . import nograd as _nograd  # noqa: E402  (functions without a gradient, on Tensors)
 from .engine import backward as _run_backward  # noqa: E402  (the engine needs Tensor)
+from .ops import softmax as _softmax  # noqa: E402

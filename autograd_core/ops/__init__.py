@@ -1,3 +1,3 @@
 """The op tables, by family. Importing this package registers every op."""
 
-from . import composite, conv, elementwise, linalg, reduce, shape  # noqa: F401
+from . import composite, conv, elementwise, linalg, reduce, shape, softmax  # noqa: F401
