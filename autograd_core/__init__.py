@@ -55,8 +55,26 @@ matmul = OP.matmul
 transpose, swapaxes, reshape, squeeze = OP.transpose, OP.swapaxes, OP.reshape, OP.squeeze
 expand_dims, broadcast_to, pad, flip, tile = (
     OP.expand_dims, OP.broadcast_to, OP.pad, OP.flip, OP.tile)
-take_along_axis, getitem, index_add = OP.take_along_axis, OP.getitem, OP.index_add
+take_along_axis, getitem = OP.take_along_axis, OP.getitem
 
+# More ops (API.md "More ops"): elementwise, special functions, scans, order, indexing.
+log2, log10, rsqrt, reciprocal, tan, sinh, cosh = (
+    OP.log2, OP.log10, OP.rsqrt, OP.reciprocal, OP.tan, OP.sinh, OP.cosh)
+arcsin, arccos, arctan, arctan2 = OP.arcsin, OP.arccos, OP.arctan, OP.arctan2
+erf, erfc, erfinv = OP.erf, OP.erfc, OP.erfinv
+cumsum, cumprod = OP.cumsum, OP.cumprod
+from .ops.index import (  # noqa: E402
+    gather,
+    index_add,
+    index_select,
+    masked_fill,
+    one_hot,
+    scatter,
+    scatter_add,
+    tril,
+    triu,
+)
+from .ops.scan import argsort, sort, topk  # noqa: E402
 
 cat = concatenate
 float16, float32, float64 = _np.dtype("float16"), _np.dtype("float32"), _np.dtype("float64")

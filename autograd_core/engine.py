@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
-from operator import attrgetter
+from itertools import repeat
+from operator import attrgetter, is_not
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from .registry import T
 from .tensor import Node, Tensor, _make, without_underflow
 
 _by_seq = attrgetter("seq")
+_NONES = repeat(None)  # map(is_not, parents, _NONES): which parents need a gradient
 
 FREED = ("Trying to backward through the graph a second time (or to use values it "
          "saved after they were freed). Pass retain_graph=True to the first backward "
@@ -151,6 +153,7 @@ def _run(roots, seeds, retain, create, inputs, observer):
     wanted = None if inputs is None else {t._node: None for t in inputs if t._node is not None}
     follow = None if inputs is None else _prune(_topo_order(list(pending)), inputs)
     anomaly = STATE.anomaly
+    kind = ops = None  # the backend's ops, looked up again only when the array type changes
     while heap:
         node = heappop(heap)[1]
         g = pending.pop(node)
@@ -160,7 +163,7 @@ def _run(roots, seeds, retain, create, inputs, observer):
             observer(node, g)
         if wanted is not None and node in wanted:
             wanted[node] = g
-        parents, args, ans = node.parents, node.args, node.ans
+        op, parents, args, ans = node.op, node.parents, node.args, node.ans
         if args is None:
             raise RuntimeError(FREED)
         if create:  # the rule sees the graph's own tensors, so its result is differentiable
@@ -169,28 +172,44 @@ def _run(roots, seeds, retain, create, inputs, observer):
                                for p, a in zip(parents, args))
             ans = _make(ans, node)
         else:
-            xp = backend_of(ans).ops
+            if type(ans) is not kind:
+                kind, ops = type(ans), backend_of(ans).ops
+            xp = ops
             inputs_now = args
-        kw = node.kw or {}
-        if node.op.saves:
-            kw = {**kw, "saved": None if create else node.saved}
-        needs = tuple(p is not None for p in parents) if follow is None else follow[node]
+        kw = node.kw
+        if op.saves:
+            kw = {**(kw or {}), "saved": None if create else node.saved}
+        needs = tuple(map(is_not, parents, _NONES)) if follow is None else follow[node]
         try:
-            grads = node.op.vjp(xp, g, ans, inputs_now, needs, **kw)
+            grads = (op.vjp(xp, g, ans, inputs_now, needs, **kw) if kw else
+                     op.vjp(xp, g, ans, inputs_now, needs))
         except FloatingPointError as err:
-            grads = without_underflow(err, node.op.vjp, xp, g, ans, inputs_now, needs, **kw)
-        for i, (p, gi, a, need) in enumerate(zip(parents, grads, args, needs)):
-            if gi is None or not need:
+            kw = kw or {}
+            grads = without_underflow(err, op.vjp, xp, g, ans, inputs_now, needs, **kw)
+        i = -1
+        for p, gi in zip(parents, grads):
+            i += 1
+            if gi is None or p is None:
                 continue
+            a = args[i]
             if gi.shape != a.shape:
                 gi = unbroadcast(xp, gi, a.shape)
-            if gi.dtype != a.dtype:
+            if gi.dtype is not a.dtype and gi.dtype != a.dtype:
                 gi = xp.astype(gi, dtype=a.dtype)
             if anomaly:
                 from .anomaly import check_backward
                 check_backward(node, i, gi)
-            if _send(p, gi, pending, leaves):
-                heappush(heap, (-p._node.seq, p._node))
+            pnode = p._node
+            if pnode is None:
+                old = leaves.get(p)
+                leaves[p] = gi if old is None else old + gi
+            else:
+                old = pending.get(pnode)
+                if old is None:
+                    pending[pnode] = gi
+                    heappush(heap, (-pnode.seq, pnode))
+                else:
+                    pending[pnode] = old + gi
         if not retain:
             node.args = node.ans = node.saved = node.parents = node.kw = None
     return leaves, wanted

@@ -101,11 +101,29 @@ def _torch_names(op: Op, params: dict) -> dict:
     return params
 
 
-def _per_input(rules: tuple) -> Callable:
-    """The one rule form the engine calls, from one rule per input (None: no gradient)."""
+def _per_input(rules: tuple, params: tuple) -> Callable:
+    """The one rule form the engine calls, from one rule per input (None: no gradient).
+    One and two inputs, most ops, are written out: no loop on the hot path."""
+    if len(rules) == 1:
+        (rule,) = rules
+
+        def vjp1(xp, g, ans, inputs, needs, **params):
+            if not needs[0]:
+                return (None,)
+            return (rule(xp, g, ans, *inputs, **params) if params else
+                    rule(xp, g, ans, *inputs),)
+        return vjp1
+    if len(rules) == 2 and None not in rules and not params:
+        first, second = rules
+
+        def vjp2(xp, g, ans, inputs, needs):  # two inputs, no params (the arithmetic)
+            return (first(xp, g, ans, *inputs) if needs[0] else None,
+                    second(xp, g, ans, *inputs) if needs[1] else None)
+        return vjp2
+
     def vjp(xp, g, ans, inputs, needs, **params):
-        return tuple(rule(xp, g, ans, *inputs, **params) if need and rule is not None
-                     else None for rule, need in zip(rules, needs))
+        return [rule(xp, g, ans, *inputs, **params) if need and rule is not None else None
+                for rule, need in zip(rules, needs)]
     return vjp
 
 
@@ -145,9 +163,9 @@ def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable
         raise ValueError(f"op {name!r} has no gradient rule")
     if array_fn is None:
         array_fn = (lambda xp, *a, **k: forward(xp, *a, **k)[0]) if saves else forward
-    op = Op(name, forward, vjp or _per_input(vjps), len(vjps) if nin is None else nin,
-            sample, linear, saves, array_fn, doc)
-    op.vjp = _with_defaults(op.vjp, op)
+    op = Op(name, forward, None, len(vjps) if nin is None else nin, sample, linear, saves,
+            array_fn, doc)
+    op.vjp = _with_defaults(vjp or _per_input(vjps, op.params), op)
     REGISTRY[name] = op
     setattr(OP, name, op)
     setattr(T, name, public or op)

@@ -199,25 +199,32 @@ def _devices_differ(first, other) -> RuntimeError:
                         f"{device_of(other)}; move one with .to(device)")
 
 
-def _backend(arrays):
-    """The backend of an op's inputs; RuntimeError if they sit on two devices."""
-    first = None
+def _join(backend, array, arrays):
+    """The backend of an op so far, joined with that of one more input array; a
+    RuntimeError if the two differ (nothing moves between devices silently)."""
+    if isinstance(array, np.generic) or not hasattr(array, "__array_namespace__"):
+        return backend  # a number, or no array: the forward will say
+    other = backend_of(array)
+    if backend is not None and other is not backend:
+        first = next(a for a in arrays if type(a) is not type(array)
+                     and hasattr(a, "__array_namespace__") and not isinstance(a, np.generic))
+        raise RuntimeError(f"expected all inputs on one device, found {device_of(first)} "
+                           f"and {device_of(array)}; move one with .to(device)")
+    return other
+
+
+def _check_devices(arrays) -> None:
+    """The inputs of a library with several devices all sit on one of them."""
+    where = None
     for a in arrays:
-        if type(a) is ndarray or (hasattr(a, "__array_namespace__")
-                                  and not isinstance(a, np.generic)):
-            if first is None:
-                first = a
-            elif type(a) is not type(first):
-                raise _devices_differ(first, a)
-    if first is None:
-        return NUMPY
-    backend = backend_of(first)
-    if not backend.single_device:
-        where = first.device
-        for a in arrays:
-            if hasattr(a, "device") and a.device != where:
-                raise _devices_differ(first, a)
-    return backend
+        device = getattr(a, "device", None)
+        if device is not None and not isinstance(a, np.generic):
+            if where is None:
+                where = a
+            elif device != where.device:
+                raise RuntimeError(f"expected all inputs on one device, found "
+                                   f"{device_of(where)} and {device_of(a)}; move one with "
+                                   f".to(device)")
 
 
 def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
@@ -225,25 +232,40 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
     arrays = []
     parents = []
     needs_grad = False
+    backend = None
     for a in args:
         if isinstance(a, Tensor):
-            arrays.append(a._data)
+            d = a._data
             if a._rg:
                 needs_grad = True
                 parents.append(a)
-                continue
+            else:
+                parents.append(None)
         else:
-            arrays.append(to_array(a) if type(a) is list or type(a) is tuple else a)
-        parents.append(None)
-    backend = _backend(arrays)
+            d = to_array(a) if type(a) is list or type(a) is tuple else a
+            parents.append(None)
+        arrays.append(d)
+        t = type(d)
+        if t is ndarray:
+            if backend is None:
+                backend = NUMPY
+            elif backend is not NUMPY:
+                _join(backend, d, arrays)  # raises: two devices
+        elif t is not float and t is not int and t is not bool and d is not None:
+            backend = _join(backend, d, arrays)
+    if backend is None:
+        backend = NUMPY
+    elif not backend.single_device:
+        _check_devices(arrays)
     try:
-        out = op.forward(backend.xp, *arrays, **(kw or {}))
+        out = op.forward(backend.xp, *arrays, **kw) if kw else op.forward(backend.xp, *arrays)
     except Exception as err:
         out = _forward_failed(op, backend.xp, arrays, kw, err)
     saved = None
     if op.saves:
         out, saved = out
-    out = _as_result(backend, out, arrays, kw)
+    if type(out) is not ndarray or out.dtype is _F64:
+        out = _as_result(backend, out, arrays, kw)
     t = _new(Tensor)
     t._data = out
     t._grad = t._hooks = None

@@ -1,21 +1,36 @@
-"""The README's Python examples run as written."""
+"""The Python examples of README.md and docs/*.md run as written.
+
+Within one file the blocks run in order, each with what the blocks before it
+defined; files do not share names.
+"""
 
 from __future__ import annotations
 
 import pathlib
 import re
+import time
 
 import pytest
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCKS = {path: re.findall(r"```python\n(.*?)```", path.read_text(), re.S) for path in FILES}
+CASES = [(path, i) for path, blocks in BLOCKS.items() for i in range(len(blocks))]
 
 
 def test_readme_has_examples():
-    assert len(BLOCKS) >= 3
+    assert len(BLOCKS[ROOT / "README.md"]) >= 3
 
 
-@pytest.mark.parametrize("i", range(len(BLOCKS)))
-def test_readme_example_runs(i):
-    scope: dict = {}  # each block may use what the blocks before it defined
-    exec(compile("\n".join(BLOCKS[:i + 1]), f"README block {i}", "exec"), scope)
+@pytest.mark.parametrize("path, i", CASES,
+                         ids=[f"{p.relative_to(ROOT)}:{i}" for p, i in CASES])
+def test_example_runs(path, i, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # anything a block writes stays out of the checkout
+    scope: dict = {}
+    blocks = BLOCKS[path]
+    for j in range(i):  # the blocks before it, for the names they define
+        exec(compile(blocks[j], f"{path.name} block {j}", "exec"), scope)
+    start = time.perf_counter()
+    exec(compile(blocks[i], f"{path.name} block {i}", "exec"), scope)
+    took = time.perf_counter() - start
+    assert took < 5, f"{path.name} block {i} took {took:.1f} s: keep examples short"

@@ -1,3 +1,14 @@
 """The op tables, by family. Importing this package registers every op."""
 
-from . import composite, conv, elementwise, linalg, reduce, shape, softmax  # noqa: F401
+from . import (  # noqa: F401
+    composite,
+    conv,
+    elementwise,
+    index,
+    linalg,
+    reduce,
+    scan,
+    shape,
+    softmax,
+    special,
+)

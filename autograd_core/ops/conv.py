@@ -14,7 +14,7 @@ slices (optionally masked) and `window_spread` is its adjoint, adding g back
 into each slice; max and average pooling differentiate through them.
 
 Every pair (unfold/fold, window_sum/window_spread) is linear and each other's
-gradient, like getitem and index_add, so all these rules are differentiable
+gradient, like getitem and getitem_grad, so all these rules are differentiable
 again (double backward through a CNN, as a WGAN-GP penalty needs).
 
 Layout: the batch axis is innermost in memory. unfold's columns are ordered

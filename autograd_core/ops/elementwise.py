@@ -219,3 +219,39 @@ def _astype(xp, x, dtype):
 
 defop("astype", _astype, lambda xp, g, ans, x, dtype: xp.astype(g, dtype=x.dtype),
       linear=True, sample=s.unary(dtype=np.float64))
+
+# -- more logarithms, powers, trigonometric and hyperbolic functions -------------
+# arctan2(y, x) is the angle of the point (x, y): its gradient is (x, -y) / (x^2 + y^2),
+# made 0 at the origin (where the angle has none) rather than 0/0, as norm's.
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+TRIG: s.Domain = (-1.2, 1.2, ())  # tan: away from its poles at +-pi/2
+
+
+def _atan2_grads(xp, g, ans, y, x, needs):
+    r2 = x * x + y * y
+    origin = r2 == 0
+    scale = xp.where(origin, 0, g / xp.where(origin, 1, r2))
+    return (scale * x if needs[0] else None), (-scale * y if needs[1] else None)
+
+
+defop("log2", lambda xp, x: xp.log2(x), lambda xp, g, ans, x: g / (x * _LN2),
+      sample=s.unary(s.POSITIVE))
+defop("log10", lambda xp, x: xp.log10(x), lambda xp, g, ans, x: g / (x * _LN10),
+      sample=s.unary(s.POSITIVE))
+defop("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda xp, g, ans, x: g * (ans * ans * ans) * -0.5,
+      sample=s.unary(s.POSITIVE), doc="1 / sqrt(x).")
+defop("reciprocal", lambda xp, x: 1 / x, lambda xp, g, ans, x: -g * (ans * ans),
+      sample=s.unary(s.NONZERO), doc="1 / x.")
+defop("tan", lambda xp, x: xp.tan(x), lambda xp, g, ans, x: g * (1 + ans * ans),
+      sample=s.unary(TRIG))
+defop("sinh", lambda xp, x: xp.sinh(x), lambda xp, g, ans, x: g * xp.cosh(x), sample=s.unary())
+defop("cosh", lambda xp, x: xp.cosh(x), lambda xp, g, ans, x: g * xp.sinh(x), sample=s.unary())
+defop("arcsin", lambda xp, x: xp.asin(x), lambda xp, g, ans, x: g / xp.sqrt(1 - x * x),
+      sample=s.unary(s.UNIT))
+defop("arccos", lambda xp, x: xp.acos(x), lambda xp, g, ans, x: -g / xp.sqrt(1 - x * x),
+      sample=s.unary(s.UNIT))
+defop("arctan", lambda xp, x: xp.atan(x), lambda xp, g, ans, x: g / (1 + x * x),
+      sample=s.unary())
+defop("arctan2", lambda xp, y, x: xp.atan2(y, x),
+      vjp=lambda xp, g, ans, inputs, needs: _atan2_grads(xp, g, ans, *inputs, needs), nin=2,
+      sample=s.binary(s.REAL, s.NONZERO), doc="The angle of the point (x, y), in [-pi, pi].")

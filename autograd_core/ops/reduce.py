@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import sampling as s
 from ..registry import defop
 
@@ -62,18 +64,50 @@ defop("mean", _mean,
       lambda xp, g, ans, x, axis=None, keepdims=False:
           xp.broadcast_to(_expand(xp, g, x.shape, axis, keepdims), x.shape) / _count(x, ans),
       sample=s.reduction(), linear=True)
+def _sample_prod(rng):
+    """Values with some zeros (one or two per slice), where the gradient is subtle."""
+    (x,), params = s.reduction()(rng)
+    if rng.random() < 0.5:
+        x = np.where(rng.random(x.shape) < 0.25, 0.0, x)
+    return (x,), params
+
+
 def _prod_grad(xp, g, ans, x, axis=None, keepdims=False):
-    # d prod / d x_i = prod / x_i where x_i != 0; at a lone zero it is the product of
-    # the others, computed directly; with two or more zeros in a slice every one is 0.
-    zero = x == 0
-    safe = xp.where(zero, 1, x)
-    g_all = _expand(xp, g, x.shape, axis, keepdims)
-    lone_zero = xp.sum(zero, axis=axis, keepdims=True) == 1
-    others = xp.where(lone_zero, xp.prod(safe, axis=axis, keepdims=True), 0)
-    return g_all * xp.where(zero, others, _expand(xp, ans, x.shape, axis, keepdims) / safe)
+    # d prod / d x_i = the product of the others = (x_0 ... x_(i-1)) (x_(i+1) ... x_(n-1)):
+    # exclusive cumulative products from either end, over the reduced axes moved last
+    # and flattened. No division, so it holds at zeros, and cumprod's rule (also free
+    # of division) keeps the second derivative right there: d2/dx0 dx1 of
+    # prod([0, 0, 2, 3]) is 6.
+    g_all = xp.broadcast_to(_expand(xp, g, x.shape, axis, keepdims), x.shape)
+    reduced = _axes(axis, x.ndim)
+    reduced = tuple(sorted(a % x.ndim for a in reduced))
+    if x.size == 0 or not reduced:
+        return g_all
+    kept = tuple(a for a in range(x.ndim) if a not in reduced)
+    order = kept + reduced
+    moved = xp.transpose(x, order) if order != tuple(range(x.ndim)) else x
+    m = 1
+    for a in reduced:
+        m *= x.shape[a]
+    flat = xp.reshape(moved, tuple(x.shape[a] for a in kept) + (m,))
+    before = xp.cumprod(_shift_in(xp, flat, 1), axis=-1)
+    after = xp.cumprod(_shift_in(xp, flat, -1), axis=-1, reverse=True)
+    others = xp.reshape(before * after, moved.shape)
+    if order != tuple(range(x.ndim)):
+        others = xp.transpose(others, tuple(order.index(a) for a in range(x.ndim)))
+    return g_all * others
 
 
-defop("prod", _prod, _prod_grad, sample=s.reduction(s.NONZERO))
+def _shift_in(xp, a, d: int):
+    """a moved d places along its last axis, towards the end (d > 0) or the start,
+    1 coming in: the exclusive running products' operand."""
+    widths = ((0, 0),) * (a.ndim - 1) + (((d, 0) if d > 0 else (0, -d)),)
+    n = a.shape[-1]
+    kept = a[..., :n - d] if d > 0 else a[..., -d:]
+    return xp.pad(kept, pad_width=widths, constant_values=1.0)
+
+
+defop("prod", _prod, _prod_grad, sample=_sample_prod)
 
 
 def _extreme_grad(xp, g, ans, x, axis=None, keepdims=False):

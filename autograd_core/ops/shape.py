@@ -1,7 +1,7 @@
 """Ops that move values without changing them: reshaping, joining, indexing.
 
 All of them are linear, so each rule moves g back the way the forward moved
-x. Indexing and scatter-add (`index_add`) are each other's gradient, which
+x. Indexing and scatter-add (`getitem_grad`) are each other's gradient, which
 makes repeated integer indices accumulate and double backward free.
 """
 
@@ -247,7 +247,7 @@ def _is_basic(index) -> bool:
                (isinstance(i, np.ndarray) and i.dtype == bool) for i in items)
 
 
-def _index_add(xp, g, index, shape):
+def _getitem_grad(xp, g, index, shape):
     """zeros(shape) with g added at index (repeated positions accumulate)."""
     out = np.zeros(shape, dtype=np.result_type(g))
     if _is_basic(index):
@@ -277,18 +277,18 @@ def _sample_index(rng):
 
 
 defop("getitem", _getitem,
-      lambda xp, g, ans, x, index: xp.index_add(g, index=index, shape=x.shape),
+      lambda xp, g, ans, x, index: xp.getitem_grad(g, index=index, shape=x.shape),
       sample=_sample_index, linear=True)
 
 
-def _sample_index_add(rng):
+def _sample_getitem_grad(rng):
     (x,), params = _sample_index(rng)
     g = s.values(rng, np.shape(x[params["index"]]))
     return (g,), {**params, "shape": x.shape}
 
 
-defop("index_add", _index_add, lambda xp, g, ans, x, index, shape: g[index],
-      sample=_sample_index_add, linear=True)
+defop("getitem_grad", _getitem_grad, lambda xp, g, ans, x, index, shape: g[index],
+      sample=_sample_getitem_grad, linear=True)
 
 
 def _along_axis_index(indices, axis: int, shape: tuple) -> tuple:
@@ -318,10 +318,10 @@ def _take_along_axis(xp, x, indices, axis=-1):  # numpy 2.3's default axis
 def _take_along_axis_grad(xp, g, ans, x, indices, axis=-1):
     indices = np.asarray(indices)
     if axis is None:
-        flat = xp.index_add(g, index=(indices,), shape=(int(np.size(x)),))
+        flat = xp.getitem_grad(g, index=(indices,), shape=(int(np.size(x)),))
         return xp.reshape(flat, np.shape(x))
     shape = np.shape(x)
-    return xp.index_add(g, index=_along_axis_index(indices, axis, shape), shape=shape)
+    return xp.getitem_grad(g, index=_along_axis_index(indices, axis, shape), shape=shape)
 
 
 def _sample_take_along_axis(rng):
@@ -352,7 +352,7 @@ def _repeat_grad(xp, g, ans, x, repeats, axis=None):
     shape = (x.size,) if axis is None else x.shape
     ax = 0 if axis is None else axis % x.ndim
     source = np.repeat(np.arange(shape[ax]), repeats)
-    summed = xp.index_add(g, index=(slice(None),) * ax + (source,), shape=shape)
+    summed = xp.getitem_grad(g, index=(slice(None),) * ax + (source,), shape=shape)
     return xp.reshape(summed, x.shape)
 
 

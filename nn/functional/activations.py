@@ -305,6 +305,8 @@ def _sum_keep(x, axis):
 
 # softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m), m = max(x); backward: y (g - sum(g y)).
 def _softmax(xp, x, axis=-1):
+    if x.size == 0:  # an empty axis (or batch): an empty result, as PyTorch's
+        return xp.zeros_like(x)
     e = x - _max_keep(x, axis)
     if e.ndim:
         np.exp(e, out=e)
@@ -316,6 +318,8 @@ def _softmax(xp, x, axis=-1):
 
 # log_softmax(x) = x - m - log(sum e^(x - m)); backward: g - softmax * sum(g).
 def _log_softmax(xp, x, axis=-1):
+    if x.size == 0:
+        return xp.zeros_like(x)
     z = x - _max_keep(x, axis)
     z -= np.log(_sum_keep(np.exp(z), axis))
     return z

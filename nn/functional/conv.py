@@ -206,7 +206,7 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: int | tuple,
         keep = np.zeros(keys.size, array_of(x).dtype)
         keep[first] = 1
         values = values * keep.reshape(n, c, h * w)
-    flat = OP.index_add(values, index=where, shape=(n, c, plane))
+    flat = OP.getitem_grad(values, index=where, shape=(n, c, plane))
     return OP.reshape(flat, shape=(n, c) + tuple(size))
 
 
