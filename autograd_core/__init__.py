@@ -10,7 +10,7 @@ from operator import index as _index
 
 import numpy as _np
 
-from . import allocator, cuda, ops, viz  # noqa: F401  (importing ops registers every op)
+from . import allocator, cuda, linalg, ops, viz  # noqa: F401  (importing ops registers every op)
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .backend import Device
 from .creation import (

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from . import kernels
+
 
 class Device(str):
     """A device name that compares equal to its string: ``t.device == "cpu"``.
@@ -123,13 +125,15 @@ def _numpy_unshared(a) -> bool:
 
 def _numpy_extras() -> dict[str, Any]:
     return {"index_add": _numpy_index_add, "errstate": np.errstate, "unshared": _numpy_unshared,
-            "to_host": lambda a: a, "from_host": lambda a, device=None: a}
+            "to_host": lambda a: a, "from_host": lambda a, device=None: a,
+            **kernels.NUMPY_EXTRAS}
 
 
 def _generic_extras(library: Any) -> dict[str, Any]:
     def from_host(a, device=None):
         return library.asarray(a, device=device)
-    return {"index_add": _generic_index_add(library),
+    index_add = _generic_index_add(library)
+    return {"index_add": index_add, **kernels.extras(library, index_add),
             "errstate": lambda **kw: contextlib.nullcontext(),
             "unshared": lambda a: False,  # views are invisible through the standard
             "to_host": lambda a: np.from_dlpack(a),

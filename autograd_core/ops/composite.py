@@ -46,7 +46,7 @@ def split(x, indices_or_sections, axis: int = 0) -> list:
     else:
         bounds = [0, *indices_or_sections, n]
     ax = axis % np.ndim(x)
-    return [OP.getitem(x, index=(slice(None),) * ax + (slice(lo, hi),))
+    return [OP.getitem(x, index=(slice(None),) * ax + (slice(lo, hi), ...))
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
 

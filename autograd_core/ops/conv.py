@@ -28,10 +28,11 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .. import sampling as s
+from ..backend import NUMPY, backend_of
 from ..grad_mode import STATE
+from ..kernels import numpy_windows
 from ..registry import defop
 from .linalg import row_sums
 
@@ -78,9 +79,13 @@ def _parse_geometry(shape: tuple, kernel_size, stride, padding=0, dilation=1) ->
 _cached_geometry = functools.lru_cache(maxsize=256)(_parse_geometry)
 
 
-def _layout(a) -> tuple:
-    """a's axes from the largest stride to the smallest (its order in memory)."""
-    return _order_of(np.asarray(a).strides)
+def _layout(a) -> tuple | None:
+    """a's axes from the largest stride to the smallest (its order in memory); None
+    for other libraries' arrays (the standard shows no strides)."""
+    a = getattr(a, "_data", a)  # a Tensor's array, under create_graph
+    if type(a) is not np.ndarray:
+        return None
+    return _order_of(a.strides)
 
 
 @functools.lru_cache(maxsize=256)
@@ -117,39 +122,28 @@ def _in_layout(a: np.ndarray, order: tuple) -> np.ndarray:
 
 # -- unfold (im2col) and fold (col2im) ---------------------------------------------
 def _windows(x, geometry, dilation=1) -> np.ndarray:
-    """The (c, kh, kw, oh, ow, n) strided view of x's (padded) windows: no copy yet."""
-    kh, kw, sh, sw, ph, pw, oh, ow = geometry
-    dh, dw = (1, 1) if dilation == 1 else pair(dilation)
-    n, c, h, w = x.shape
-    xt = x.transpose(1, 2, 3, 0)  # (c, h, w, n): the batch innermost
-    shape = (c, kh, kw, oh, ow, n)
-    if ph or pw:
-        padded = np.zeros((c, h + 2 * ph, w + 2 * pw, n), x.dtype)
-        padded[:, ph:ph + h, pw:pw + w] = xt
-        s0, s1, s2, s3 = padded.strides
-        # A fresh contiguous buffer: ndarray() makes the view faster than as_strided.
-        return np.ndarray(shape, x.dtype, padded, 0,
-                          (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3))
-    s0, s1, s2, s3 = xt.strides
-    return as_strided(xt, shape, (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3),
-                      writeable=False)
+    """The (c, kh, kw, oh, ow, n) strided view of numpy x's (padded) windows."""
+    return numpy_windows(x, geometry, (1, 1) if dilation == 1 else pair(dilation))
 
 
 def _unfold(xp, x, kernel_size, stride=1, padding=0, dilation=1):
     geometry = _geometry(x.shape, kernel_size, stride, padding, dilation)
-    return np.ascontiguousarray(_windows(x, geometry, dilation))
+    windows = xp.windows(x, geometry, pair(dilation))
+    # numpy's are a strided view of x: copied here. Other libraries' are fresh.
+    return np.ascontiguousarray(windows) if type(x) is np.ndarray else windows
 
 
 def _fold(xp, cols, shape, kernel_size, stride=1, padding=0, dilation=1):
     kh, kw, sh, sw, ph, pw, oh, ow = _geometry(shape, kernel_size, stride, padding, dilation)
     dh, dw = pair(dilation)
     n, c, h, w = shape
-    out = np.zeros((c, h + 2 * ph, w + 2 * pw, n), cols.dtype)
+    out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype, device=cols.device)
     for p in range(kh):  # one strided add per kernel offset; overlaps accumulate
         for q in range(kw):
             r, t = p * dh, q * dw
-            out[:, r:r + sh * (oh - 1) + 1:sh, t:t + sw * (ow - 1) + 1:sw] += cols[:, p, q]
-    return out[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2)
+            out[:, r:r + sh * (oh - 1) + 1:sh, t:t + sw * (ow - 1) + 1:sw, :] += \
+                cols[:, p, q, ...]
+    return xp.permute_dims(out[:, ph:ph + h, pw:pw + w, :], (3, 0, 1, 2))
 
 
 def _sample_window(rng, padding: bool = True):
@@ -176,7 +170,7 @@ def _sample_unfold(rng):
 
 def _sample_fold(rng):
     shape, params = _sample_window(rng)
-    cols_shape = _unfold(np, np.zeros(shape), **params).shape
+    cols_shape = _unfold(NUMPY.xp, np.zeros(shape), **params).shape
     return (s.values(rng, cols_shape),), {"shape": shape, **params}
 
 
@@ -205,6 +199,8 @@ def _conv2d(xp, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1)
         raise ValueError(f"expects input (N, C, H, W) and weight (O, C / groups, kh, kw) "
                          f"with O and C divisible by groups = {groups}, got {x.shape} "
                          f"and {weight.shape}")
+    if type(x) is not np.ndarray:
+        return _conv2d_generic(xp, x, weight, bias, stride, padding, dilation, groups), None
     windows = _windows(x, _geometry(x.shape, (kh, kw), stride, padding, dilation), dilation)
     _, _, _, oh, ow, n = windows.shape
     k = cg * kh * kw  # one group's rows of the column matrix
@@ -223,6 +219,21 @@ def _conv2d(xp, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1)
     # recomputed: time traded for memory, as PyTorch's im2col convolution always does.
     kept = cols if cols.nbytes <= KEEP_SAVED_BYTES else None
     return (w2 @ cols).reshape(o, oh, ow, n).transpose(3, 0, 1, 2), kept
+
+
+def _conv2d_generic(xp, x, weight, bias, stride, padding, dilation, groups):
+    """conv2d with the standard's names: the windows' columns, one matmul per group,
+    the bias broadcast in (numpy's route above folds it into the product)."""
+    o, cg, kh, kw = weight.shape
+    geometry = _geometry(x.shape, (kh, kw), stride, padding, dilation)
+    windows = xp.windows(x, geometry, pair(dilation))
+    _, _, _, oh, ow, n = windows.shape
+    lead = _lead(groups)
+    cols = xp.reshape(windows, lead + (cg * kh * kw, -1))
+    out = xp.matmul(xp.reshape(weight, lead + (o // groups, cg * kh * kw)), cols)
+    if bias is not None:
+        out = out + xp.reshape(bias, lead + (o // groups, 1))
+    return xp.permute_dims(xp.reshape(out, (o, oh, ow, n)), (3, 0, 1, 2))
 
 
 def _lead(groups: int) -> tuple:
@@ -298,10 +309,24 @@ def _tiles(x, geometry) -> np.ndarray:
     return x.reshape(n, c, oh, kh, ow, kw)
 
 
+def _offset_index(geometry, dilation, p: int, q: int) -> tuple:
+    """The index of offset slice (p, q) (see _offsets)."""
+    _, _, sh, sw, _, _, oh, ow = geometry
+    dh, dw = (1, 1) if dilation == 1 else pair(dilation)
+    return (slice(None), slice(None), slice(p * dh, p * dh + sh * (oh - 1) + 1, sh),
+            slice(q * dw, q * dw + sw * (ow - 1) + 1, sw))
+
+
 def _window_sum(xp, x, kernel_size, stride=None, mask=None, dilation=1):
     """Sum over each window (of the entries `mask` selects)."""
     out = None
     geometry = _geometry(x.shape, kernel_size, stride, 0, dilation)
+    if type(x) is not np.ndarray:  # the standard's names: no out=, no layouts
+        for p, q, v in _offsets(x, geometry, dilation):
+            if mask is not None:
+                v = xp.where(mask[p, q, ...], v, xp.zeros_like(v))
+            out = xp.asarray(v, copy=True) if out is None else out + v
+        return out
     for p, q, v in _offsets(x, geometry, dilation):
         if mask is not None:
             v = np.multiply(mask[p, q], v)
@@ -314,6 +339,14 @@ def _window_spread(xp, g, shape, kernel_size, stride=None, mask=None, order=None
     (i, j). `order` lays the result out in memory like the pooled input."""
     geometry = _geometry(shape, kernel_size, stride, 0, dilation)
     kh, kw, sh, sw, _, _, oh, ow = geometry
+    if type(g) is not np.ndarray:  # the standard's names: a zeros, then strided adds
+        out = xp.zeros(tuple(shape), dtype=g.dtype, device=g.device)
+        zero = xp.zeros_like(g)
+        for p in range(kh):
+            for q in range(kw):
+                out[_offset_index(geometry, dilation, p, q)] += \
+                    g if mask is None else xp.where(mask[p, q, ...], g, zero)
+        return out
     if order is not None:
         g = _in_layout(g, order)
     tiling = (sh, sw) == (kh, kw) and dilation == 1
@@ -387,6 +420,13 @@ def _max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
     _check4(x, "max_pool2d")
     geometry = _geometry(x.shape, kernel_size, stride, 0, dilation)
     kh, kw, sh, sw = geometry[:4]
+    if type(x) is not np.ndarray:
+        slices = [v for _, _, v in _offsets(x, geometry, dilation)]
+        out = slices[0]
+        for v in slices[1:]:
+            out = xp.maximum(out, v)
+        out = xp.asarray(out, copy=True)
+        return out, _first_max_generic(xp, slices, out, kh, kw) if STATE.enabled else None
     if (sh, sw) == (kh, kw) and dilation == 1:
         # Tiles: copy each window position's entries into one contiguous block
         # (the copy costs what strided max passes would), then take the max over
@@ -461,9 +501,31 @@ def _first_max(x, ans, kernel_size, stride, order, blocks=None, dilation=1) -> n
     return mask
 
 
+def _first_max_generic(xp, slices, ans, kh: int, kw: int):
+    """The (kh, kw, n, c, oh, ow) mask of each window's first maximum, from its offset
+    slices, with the standard's names."""
+    hits, taken = [], None
+    for v in slices:
+        hit = v == ans
+        if taken is not None:
+            hit = hit & ~taken
+        taken = hit if taken is None else taken | hit
+        hits.append(hit)
+    return xp.reshape(xp.stack(hits), (kh, kw) + tuple(ans.shape))
+
+
 def _max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None, dilation=1, saved=None):
     # The winners are constant near any point without ties, so they are read off
-    # the values (np.asarray: ndarrays, or Tensors under create_graph).
+    # the values (the arrays under Tensors, under create_graph: no gradient).
+    xd, ad = getattr(x, "_data", x), getattr(ans, "_data", ans)
+    if type(xd) is not np.ndarray:
+        mask = saved
+        if mask is None:
+            geometry = _geometry(xd.shape, kernel_size, stride, 0, dilation)
+            slices = [v for _, _, v in _offsets(xd, geometry, dilation)]
+            mask = _first_max_generic(backend_of(xd).xp, slices, ad, *geometry[:2])
+        return xp.window_spread(g, shape=tuple(xd.shape), kernel_size=kernel_size,
+                                stride=stride, mask=mask, dilation=dilation)
     xa = np.asarray(x)
     order = _layout(xa)
     mask = saved if saved is not None else \
@@ -500,14 +562,20 @@ defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True,
 # window's maximum is positive (relu'(0) = 0, PyTorch's).
 def _relu_max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
     out, mask = _max_pool2d(xp, x, kernel_size, stride, dilation)
-    np.maximum(out, 0, out=out)  # max_pool2d's output is fresh; its mask is of x
+    if type(out) is np.ndarray:
+        np.maximum(out, 0, out=out)  # max_pool2d's output is fresh; its mask is of x
+    else:
+        out = xp.maximum(out, xp.zeros_like(out))
     return out, mask
 
 
 def _relu_max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None, dilation=1, saved=None):
     # Recomputed from ans, the mask may pick a window's 0 where its maximum was not
     # positive: g is 0 there.
-    g = xp.multiply(g, np.asarray(ans) > 0)
+    if type(getattr(ans, "_data", ans)) is np.ndarray:
+        g = xp.multiply(g, ans > 0)  # numpy's fastest route: g times the bool mask
+    else:  # the standard multiplies no bools
+        g = xp.where(ans > 0, g, 0)
     return _max_pool2d_grad(xp, g, ans, x, kernel_size, stride, dilation, saved)
 
 

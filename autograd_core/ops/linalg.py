@@ -15,11 +15,15 @@ def column_sums(xp, m):
     """The sums of each column of a 2-D m, as ones @ m: BLAS beats np.sum over
     axis 0 (2.5x at 1024 x 256) and sums no less accurately (np.sum is pairwise
     only along the contiguous axis). Bias gradients go through here."""
+    if type(m) is not np.ndarray:
+        return xp.sum(m, axis=0)
     return xp.matmul(_ones(m.shape[0], m.dtype), m)
 
 
 def row_sums(xp, m):
     """The sums of each row of a 2-D m, as m @ ones (see column_sums)."""
+    if type(m) is not np.ndarray:
+        return xp.sum(m, axis=1)
     return xp.matmul(m, _ones(m.shape[1], m.dtype))
 
 
@@ -66,7 +70,7 @@ def _sample_matmul(rng):
     return (s.values(rng, a_shape), s.values(rng, b_shape)), {}
 
 
-defop("matmul", lambda xp, *a, **k: np.matmul(*a, **k), _grad_a, _grad_b, sample=_sample_matmul)
+defop("matmul", lambda xp, a, b: xp.matmul(a, b), _grad_a, _grad_b, sample=_sample_matmul)
 
 
 # -- einsum: the gradient for one operand is another einsum ------------------
@@ -96,7 +100,7 @@ def normalize_subscripts(subscripts: str, shapes: list[tuple]) -> str:
 
 
 def _einsum(xp, *operands, subscripts):
-    return np.einsum(subscripts, *operands, optimize=len(operands) > 2)
+    return xp.einsum(subscripts, *operands)
 
 
 def _einsum_grad(xp, g, ans, inputs, needs, subscripts):
@@ -107,37 +111,24 @@ def _einsum_grad(xp, g, ans, inputs, needs, subscripts):
         if not need:
             grads.append(None)
             continue
-        target, extra_terms, extra_ops = _diagonal_free(terms[i], inputs[i].shape)
+        term, shape = terms[i], tuple(inputs[i].shape)
+        size = dict(zip(term, shape, strict=True))
+        unique = "".join(dict.fromkeys(term))  # 'ii' -> 'i': the gradient's diagonal
         others = [t for j, t in enumerate(terms) if j != i]
         other_ops = [x for j, x in enumerate(inputs) if j != i]
-        present = set(out + "".join(others) + "".join(extra_terms))
+        present = set(out + "".join(others))
         # Letters only this operand has were summed away: bring them back by broadcasting.
-        kept = "".join(c for c in target if c in present)
-        spec = ",".join([out, *others, *extra_terms]) + "->" + kept
-        gi = xp.einsum(spec, g, *other_ops, *extra_ops)
-        if kept != target:
-            shape = inputs[i].shape
-            gi = xp.reshape(gi, tuple(n if c in kept else 1 for c, n in zip(target, shape,
-                                                                            strict=True)))
-            gi = xp.broadcast_to(gi, shape)
+        kept = "".join(c for c in unique if c in present)
+        gi = xp.einsum(",".join([out, *others]) + "->" + kept, g, *other_ops)
+        if kept != unique:
+            gi = xp.reshape(gi, tuple(size[c] if c in kept else 1 for c in unique))
+            gi = xp.broadcast_to(gi, tuple(size[c] for c in unique))
+        if unique != term:  # a repeated letter: the gradient lies on that diagonal
+            index = tuple(np.arange(size[c]).reshape([size[c] if u == c else 1
+                                                      for u in unique]) for c in term)
+            gi = xp.getitem_grad(gi, index=index, shape=shape)
         grads.append(gi)
     return grads
-
-
-def _diagonal_free(term: str, shape: tuple):
-    """Rename repeated letters ('ii' -> 'ij') and return identity operands tying them."""
-    seen, target, extra_terms, extra_ops = "", "", [], []
-    spare = (c for c in string.ascii_letters if c not in term)
-    for c, n in zip(term, shape, strict=True):
-        if c in seen:
-            new = next(spare)
-            extra_terms.append(c + new)
-            extra_ops.append(np.eye(n))
-            target += new
-        else:
-            target += c
-        seen += c
-    return target, extra_terms, extra_ops
 
 
 def einsum(subscripts: str, *operands):
@@ -159,4 +150,5 @@ def _sample_einsum(rng):
 
 _EINSUM = defop("einsum", _einsum, vjp=_einsum_grad, nin=-1, sample=_sample_einsum,
                 public=einsum,
-                array_fn=lambda xp, subscripts, *ops: np.einsum(subscripts, *ops))
+                array_fn=lambda xp, subscripts, *ops: xp.einsum(
+                    normalize_subscripts(subscripts, [tuple(o.shape) for o in ops]), *ops))

@@ -7,10 +7,13 @@ makes repeated integer indices accumulate and double backward free.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import sampling as s
 from ..backend import device_of, to_device
+from ..kernels import full
 from ..registry import defop
 from ..tensor import Tensor
 
@@ -27,14 +30,28 @@ def shape_str(shape) -> str:
 # broadcast_to word numpy's error rather than check first: nothing on the hot path.
 def _reshape(xp, x, shape):
     try:
-        return x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape)
+        return x.reshape(shape) if type(x) is np.ndarray else xp.reshape(x, _ints(shape))
     except ValueError:
-        raise ValueError(f"reshape: cannot reshape an array of shape {shape_str(np.shape(x))} "
-                         f"(size {np.size(x)}) into shape {shape_str(shape)}") from None
+        raise ValueError(f"reshape: cannot reshape an array of shape {shape_str(x.shape)} "
+                         f"(size {math.prod(x.shape)}) into shape {shape_str(shape)}") from None
+
+
+def _ints(shape) -> tuple:
+    return (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
 
 
 def _transpose(xp, x, axes=None):
-    return x.transpose(axes) if type(x) is np.ndarray else np.transpose(x, axes)
+    if type(x) is np.ndarray:
+        return x.transpose(axes)
+    return xp.permute_dims(x, tuple(range(x.ndim))[::-1] if axes is None else tuple(axes))
+
+
+def _swapaxes(xp, x, axis1, axis2):
+    if type(x) is np.ndarray:
+        return x.swapaxes(axis1, axis2)
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return xp.permute_dims(x, tuple(axes))
 
 
 def _inverse_axes(ndim: int, axes) -> tuple | None:
@@ -42,23 +59,25 @@ def _inverse_axes(ndim: int, axes) -> tuple | None:
 
 
 def _squeeze(xp, x, axis=None):
-    return np.squeeze(x, axis)
+    if axis is None:
+        axis = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    return xp.squeeze(x, axis=axis if isinstance(axis, tuple) else (axis,))
 
 
 def _expand_dims(xp, x, axis):
-    return np.expand_dims(x, axis)
+    return xp.expand_dims(x, axis=axis)
 
 
 def _broadcast_to(xp, x, shape):
     try:
-        return np.broadcast_to(x, shape)
+        return xp.broadcast_to(x, _ints(shape))
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast an array of shape "
-                         f"{shape_str(np.shape(x))} to shape {shape_str(shape)}") from None
+                         f"{shape_str(x.shape)} to shape {shape_str(shape)}") from None
 
 
 def _flip(xp, x, axis=None):
-    return np.flip(x, axis)
+    return xp.flip(x, axis=axis)
 
 
 def _sample_reshape(rng):
@@ -101,7 +120,7 @@ defop("reshape", _reshape, lambda xp, g, ans, x, shape: xp.reshape(g, x.shape),
 defop("transpose", _transpose,
       lambda xp, g, ans, x, axes=None: xp.transpose(g, _inverse_axes(x.ndim, axes)),
       sample=_sample_axes, linear=True)
-defop("swapaxes", lambda xp, x, axis1, axis2: np.swapaxes(x, axis1, axis2),
+defop("swapaxes", _swapaxes,
       lambda xp, g, ans, x, axis1, axis2: xp.swapaxes(g, axis1, axis2),
       sample=_sample_two_axes, linear=True)
 defop("squeeze", _squeeze, lambda xp, g, ans, x, axis=None: xp.reshape(g, x.shape),
@@ -118,7 +137,7 @@ defop("flip", _flip, lambda xp, g, ans, x, axis=None: xp.flip(g, axis),
 
 # -- tile: the gradient folds each repetition back onto the original ---------
 def _tile(xp, x, reps):
-    return np.tile(x, reps)
+    return xp.tile(x, (reps,) if isinstance(reps, int) else tuple(reps))
 
 
 def _tile_grad(xp, g, ans, x, reps):
@@ -138,21 +157,21 @@ defop("tile", _tile, _tile_grad, linear=True,
 
 # -- joining and splitting ----------------------------------------------------
 def _concatenate(xp, *arrays, axis=0):
-    return np.concatenate(arrays, axis=axis)
+    return xp.concat(arrays, axis=axis)
 
 
 def _concatenate_grad(xp, g, ans, inputs, needs, axis=0):
     grads, start = [], 0
     if axis is None:  # numpy flattened every input: each takes its run of g, reshaped
         for x, need in zip(inputs, needs, strict=True):
-            stop = start + int(np.size(x))
-            grads.append(xp.reshape(g[start:stop], np.shape(x)) if need else None)
+            stop = start + math.prod(x.shape)
+            grads.append(xp.reshape(g[start:stop], x.shape) if need else None)
             start = stop
         return grads
     ax = axis % g.ndim
     for x, need in zip(inputs, needs, strict=True):
         stop = start + x.shape[ax]
-        grads.append(g[(slice(None),) * ax + (slice(start, stop),)] if need else None)
+        grads.append(g[(slice(None),) * ax + (slice(start, stop), ...)] if need else None)
         start = stop
     return grads
 
@@ -171,12 +190,12 @@ def _sample_join(stack: bool):
 
 
 def _stack(xp, *arrays, axis=0):
-    return np.stack(arrays, axis=axis)
+    return xp.stack(arrays, axis=axis)
 
 
 def _stack_grad(xp, g, ans, inputs, needs, axis=0):
     ax = axis % g.ndim
-    return [g[(slice(None),) * ax + (i,)] if need else None for i, need in enumerate(needs)]
+    return [g[(slice(None),) * ax + (i, ...)] if need else None for i, need in enumerate(needs)]
 
 
 def _sequence(name: str, tensors) -> None:
@@ -200,20 +219,26 @@ def stack(tensors, axis: int = 0):
 
 _CONCAT = defop("concatenate", _concatenate, vjp=_concatenate_grad, nin=-1, linear=True,
                 sample=_sample_join(False), public=concatenate,
-                array_fn=lambda xp, arrays, axis=0: np.concatenate(arrays, axis=axis))
+                array_fn=lambda xp, arrays, axis=0: xp.concat(tuple(arrays), axis=axis))
 _STACK = defop("stack", _stack, vjp=_stack_grad, nin=-1, linear=True,
                sample=_sample_join(True), public=stack,
-               array_fn=lambda xp, arrays, axis=0: np.stack(arrays, axis=axis))
+               array_fn=lambda xp, arrays, axis=0: xp.stack(tuple(arrays), axis=axis))
 
 
 def _pad(xp, x, pad_width, constant_values=0):
     widths = np.asarray(pad_width)
     if widths.dtype.kind not in "iu" or widths.size and widths.min() < 0 or \
             widths.ndim > 2 or widths.shape[-1:] not in ((), (1,), (2,)) or \
-            widths.ndim == 2 and len(widths) not in (1, np.ndim(x)):
+            widths.ndim == 2 and len(widths) not in (1, x.ndim):
         raise ValueError(f"pad: pad_width must be (before, after) pairs of non-negative "
                          f"ints, one per axis (or one for all), got {pad_width!r}")
-    return np.pad(x, pad_width, constant_values=constant_values)
+    # A fresh array of the padded shape, x written into its middle (numpy's np.pad
+    # does the same, with more checks on the way).
+    widths = np.broadcast_to(widths.reshape(1, -1) if widths.ndim < 2 else widths, (x.ndim, 2))
+    shape = tuple(int(b) + n + int(a) for (b, a), n in zip(widths, x.shape, strict=True))
+    out = xp.full(shape, constant_values, dtype=x.dtype, device=x.device)
+    out[tuple(slice(int(b), int(b) + n) for (b, _), n in zip(widths, x.shape, strict=True))] = x
+    return out
 
 
 def _pad_grad(xp, g, ans, x, pad_width, constant_values=0):
@@ -229,8 +254,21 @@ defop("pad", _pad, _pad_grad, linear=True,
 
 
 # -- indexing and its dual, scatter-add -----------------------------------------
+def _on(index, x):
+    """The index with its numpy arrays moved to x's library and device (a rule's
+    index made from parameters, as repeat's, lives on the host)."""
+    if type(x) is np.ndarray:
+        return index
+    if isinstance(index, tuple):
+        return tuple(_on(i, x) for i in index)
+    if type(index) is np.ndarray:
+        from ..backend import backend_of
+        return backend_of(x).xp.from_host(index, x.device)
+    return index
+
+
 def _getitem(xp, x, index):
-    return x[index]
+    return xp.take_index(x, _on(index, x))
 
 
 def index_outside(idx: np.ndarray, n: int) -> bool:
@@ -240,21 +278,33 @@ def index_outside(idx: np.ndarray, n: int) -> bool:
     return bool(idx.size) and np.maximum.reduce(idx.view(f"u{idx.itemsize}"), axis=None) >= n
 
 
-def _is_basic(index) -> bool:
-    """Slices, ints, None and ... only: no position is written twice."""
+def _is_basic(index, none: bool = True) -> bool:
+    """Slices, ints, None (if `none`), ... and boolean masks only: no position is
+    written twice."""
     items = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(i, (int, slice, type(None), type(Ellipsis))) or
-               (isinstance(i, np.ndarray) and i.dtype == bool) for i in items)
+    return all(isinstance(i, (int, slice, type(Ellipsis))) or i is None and none or
+               (hasattr(i, "dtype") and hasattr(i, "shape") and _is_bool(i)) for i in items)
+
+
+def _is_bool(a) -> bool:
+    return a.dtype == bool if isinstance(a, np.ndarray) else "bool" in str(a.dtype)
 
 
 def _getitem_grad(xp, g, index, shape):
     """zeros(shape) with g added at index (repeated positions accumulate)."""
-    out = np.zeros(shape, dtype=np.result_type(g))
-    if _is_basic(index):
-        out[index] = g
-    else:
-        np.add.at(out, index, g)
-    return out
+    index = _on(index, g)
+    if type(g) is np.ndarray:
+        out = np.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+    out = xp.zeros(_ints(shape), dtype=g.dtype, device=g.device)
+    if _is_basic(index, none=False):  # the standard's setitem takes no None
+        out[full(index, len(shape))] = g
+        return out
+    return xp.scatter_add(out, index, g)
 
 
 def _sample_index(rng):
@@ -287,18 +337,9 @@ def _sample_getitem_grad(rng):
     return (g,), {**params, "shape": x.shape}
 
 
-defop("getitem_grad", _getitem_grad, lambda xp, g, ans, x, index, shape: g[index],
+defop("getitem_grad", _getitem_grad,
+      lambda xp, g, ans, x, index, shape: xp.getitem(g, index=index),
       sample=_sample_getitem_grad, linear=True)
-
-
-def _along_axis_index(indices, axis: int, shape: tuple) -> tuple:
-    """The full integer index that `take_along_axis(x, indices, axis)` reads from an x
-    of `shape`, the other axes of the two broadcast against each other as numpy does."""
-    axis %= indices.ndim
-    out = np.broadcast_shapes(indices.shape, shape[:axis] + (1,) + shape[axis + 1:])
-    grids = np.ogrid[tuple(slice(n) for n in out)]
-    return tuple(np.broadcast_to(indices, out) if i == axis else grid if shape[i] != 1 else 0
-                 for i, grid in enumerate(grids))
 
 
 def _take_along_axis(xp, x, indices, axis=-1):  # numpy 2.3's default axis
@@ -312,16 +353,27 @@ def _take_along_axis(xp, x, indices, axis=-1):  # numpy 2.3's default axis
     if not fits:
         raise ValueError(f"take_along_axis: indices of shape {shape_str(ids)} do not fit "
                          f"an input of shape {shape_str(xs)} along axis {axis}")
-    return np.take_along_axis(x, indices, axis)
+    if axis is None:
+        return xp.take_along_axis(xp.reshape(x, (-1,)), indices, axis=0)
+    return xp.take_along_axis(x, indices, axis=axis)
 
 
 def _take_along_axis_grad(xp, g, ans, x, indices, axis=-1):
-    indices = np.asarray(indices)
+    return xp.add_along_axis(g, indices, shape=tuple(x.shape), axis=axis)
+
+
+def _add_along_axis(xp, g, indices, shape, axis=-1):
+    """take_along_axis's adjoint: zeros(shape) with g added where take_along_axis(x,
+    indices, axis) reads (repeats summing; PyTorch's scatter_add)."""
+    n = math.prod(shape)
     if axis is None:
-        flat = xp.getitem_grad(g, index=(indices,), shape=(int(np.size(x)),))
-        return xp.reshape(flat, np.shape(x))
-    shape = np.shape(x)
-    return xp.getitem_grad(g, index=_along_axis_index(indices, axis, shape), shape=shape)
+        flat = indices
+    else:
+        where = xp.reshape(xp.arange(n, device=g.device), shape)
+        flat = xp.take_along_axis(where, indices, axis=axis)
+    out = xp.scatter_add(xp.zeros(n, dtype=g.dtype, device=g.device),
+                         (xp.reshape(flat, (-1,)),), xp.reshape(g, (-1,)))
+    return xp.reshape(out, shape)
 
 
 def _sample_take_along_axis(rng):
@@ -343,14 +395,30 @@ defop("take_along_axis", _take_along_axis, _take_along_axis_grad, None, linear=T
       sample=_sample_take_along_axis)
 
 
+def _sample_add_along_axis(rng):
+    (x, indices), params = _sample_take_along_axis(rng)
+    g = s.values(rng, _take_along_axis(np, x, indices, **params).shape)
+    return (g, indices), {"shape": x.shape, **params}
+
+
+defop("add_along_axis", _add_along_axis,
+      lambda xp, g, ans, g_, indices, shape, axis=-1: xp.take_along_axis(g, indices, axis=axis),
+      None, linear=True, sample=_sample_add_along_axis)
+
+
 def _repeat(xp, x, repeats, axis=None):
-    return np.repeat(x, repeats, axis)
+    if not isinstance(repeats, int) and type(x) is not np.ndarray:
+        repeats = xp.asarray(repeats, device=x.device)  # a parameter: host data
+    return xp.repeat(x, repeats, axis=axis)
 
 
 def _repeat_grad(xp, g, ans, x, repeats, axis=None):
-    # Each output position came from one source position: scatter-add it back.
-    shape = (x.size,) if axis is None else x.shape
+    shape = (math.prod(x.shape),) if axis is None else tuple(x.shape)
     ax = 0 if axis is None else axis % x.ndim
+    if isinstance(repeats, int):  # each source's copies are adjacent: sum them
+        split = shape[:ax] + (shape[ax], repeats) + shape[ax + 1:]
+        return xp.reshape(xp.sum(xp.reshape(g, split), axis=ax + 1), x.shape)
+    # Each output position came from one source position: scatter-add it back.
     source = np.repeat(np.arange(shape[ax]), repeats)
     summed = xp.getitem_grad(g, index=(slice(None),) * ax + (source,), shape=shape)
     return xp.reshape(summed, x.shape)

@@ -1,0 +1,172 @@
+"""Every registered op and composite runs on any array-API backend.
+
+Each op's own sample, in float64, runs on numpy and on array-api-strict (on
+its non-default device, "device1"): the forward values, every input's
+gradient for a fixed random upstream gradient, and the second-order
+gradient (of the first-order gradients against fixed random weights) must
+equal numpy's. No op is skipped: one that does not run on strict fails here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from op_cases import all_names
+
+import autograd_core as ag
+from autograd_core import kernels
+from autograd_core.backend import to_numpy
+from autograd_core.registry import COMPOSITES, REGISTRY
+
+xps = pytest.importorskip("array_api_strict")
+
+NAMES = all_names()
+SEEDS = (0, 1, 2, 3, 4)
+DEVICE1 = xps.Device("device1")
+TOL = {"rtol": 1e-12, "atol": 1e-12}
+
+
+def _numpy(a: np.ndarray):
+    return a
+
+
+def _strict(a: np.ndarray):
+    return xps.asarray(a, device=DEVICE1)
+
+
+def _move(value, to):
+    """Arrays (inside tuples and lists too) moved by `to`; everything else as it is."""
+    if isinstance(value, np.ndarray):
+        return to(value)
+    if isinstance(value, dict):
+        return {k: _move(v, to) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_move(v, to) for v in value)
+    if isinstance(value, list) and any(isinstance(v, np.ndarray) for v in value):
+        return [_move(v, to) for v in value]
+    return value
+
+
+def _sample(name: str, seed: int):
+    rng = np.random.default_rng(seed)
+    if name in REGISTRY:
+        op = REGISTRY[name]
+        args, params = op.sample(rng)
+        return op, args, params, op.linear
+    fn, sample = COMPOSITES[name]
+    args, params = sample(rng)
+    return fn, args, params, False
+
+
+def _outputs(out) -> list:
+    return [out] if isinstance(out, ag.Tensor) else list(out)
+
+
+def _run(name: str, seed: int, to) -> dict:
+    """Forward, first- and second-order gradients of one sample, as numpy arrays."""
+    call, args, params, linear = _sample(name, seed)
+    inputs, wrt = [], []
+    for a in args:
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" or isinstance(a, float):
+            t = ag.as_tensor(to(np.array(a, np.float64))).requires_grad_()
+            inputs.append(t)
+            wrt.append(t)
+        elif isinstance(a, np.ndarray):
+            inputs.append(ag.as_tensor(to(a)))
+        else:
+            inputs.append(a)
+    out = _outputs(call(*inputs, **_move(params, to)))
+    result = {"forward": [to_numpy(o.data) for o in out], "first": [], "second": []}
+    live = [o for o in out if o.requires_grad]
+    if not live or not wrt:
+        return result
+    rng = np.random.default_rng(seed + 1000)
+    ups = [ag.as_tensor(to(rng.standard_normal(o.shape))) for o in live]
+    first = ag.gradients(live, wrt, ups, create_graph=True, allow_unused=True)
+    result["first"] = [None if g is None else to_numpy(g.data) for g in first]
+    again = [g for g in first if g is not None and g.requires_grad]
+    if again:
+        weights = [ag.as_tensor(to(rng.standard_normal(g.shape))) for g in again]
+        total = sum((g * w).sum() for g, w in zip(again, weights, strict=True))
+        second = ag.gradients(total, wrt, allow_unused=True)
+        result["second"] = [None if g is None else to_numpy(g.data) for g in second]
+    return result
+
+
+def _same(got, want, what: str) -> None:
+    assert len(got) == len(want), what
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
+        assert (a is None) == (b is None), f"{what} {i}: {a} vs {b}"
+        if b is not None:
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), err_msg=f"{what} {i}",
+                                       **TOL)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", NAMES)
+def test_op_on_array_api_strict_equals_numpy(name, seed):
+    want = _run(name, seed, _numpy)
+    got = _run(name, seed, _strict)
+    _same(got["forward"], want["forward"], f"{name}: forward")
+    _same(got["first"], want["first"], f"{name}: gradient of input")
+    _same(got["second"], want["second"], f"{name}: second-order gradient of input")
+
+
+def test_mixing_numpy_and_strict_names_both_devices():
+    a = ag.as_tensor(np.ones(3))
+    b = ag.as_tensor(_strict(np.ones(3)))
+    with pytest.raises(RuntimeError, match=r"cpu.*array_api_strict:device1|"
+                                           r"array_api_strict:device1.*cpu"):
+        ag.add(a, b)
+    with pytest.raises(RuntimeError, match="array_api_strict:device1.*cpu|cpu.*device1"):
+        ag.add(b, a)
+
+
+def test_mixing_strict_devices_names_both():
+    a = ag.as_tensor(_strict(np.ones(3)))
+    b = ag.as_tensor(xps.asarray(np.ones(3), device=xps.Device("CPU_DEVICE")))
+    with pytest.raises(RuntimeError) as err:
+        ag.add(a, b)
+    assert "array_api_strict:device1" in str(err.value)
+    assert "array_api_strict:CPU_DEVICE" in str(err.value)
+    with pytest.raises(RuntimeError) as err:
+        ag.matmul(b, a)
+    assert "array_api_strict:device1" in str(err.value)
+    assert "array_api_strict:CPU_DEVICE" in str(err.value)
+
+
+# -- numpy's kernels beside the generic ones: equal ------------------------------------
+@pytest.mark.parametrize("seed", range(40))
+def test_generic_einsum_equals_numpys(seed):
+    op = REGISTRY["einsum"]
+    ops, params = op.sample(np.random.default_rng(seed))
+    spec = params["subscripts"]
+    np.testing.assert_allclose(kernels.generic_einsum(np)(spec, *ops),
+                               kernels.numpy_einsum(spec, *ops), **TOL)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_generic_windows_equal_numpys(seed):
+    from autograd_core.ops.conv import _geometry, _sample_window, pair
+    rng = np.random.default_rng(seed)
+    shape, params = _sample_window(rng)
+    x = rng.standard_normal(shape)
+    geometry = _geometry(shape, params["kernel_size"], params["stride"], params["padding"],
+                         params["dilation"])
+    dil = pair(params["dilation"])
+    np.testing.assert_array_equal(kernels.generic_windows(np)(x, geometry, dil),
+                                  kernels.numpy_windows(x, geometry, dil))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_generic_indexing_and_scatter_add_equal_numpys(seed):
+    from autograd_core.backend import _generic_index_add
+    from autograd_core.ops.shape import _sample_index
+    rng = np.random.default_rng(seed)
+    (x,), params = _sample_index(rng)
+    index = params["index"]
+    np.testing.assert_array_equal(kernels.take_index(np, x, index), x[index])
+    src = rng.standard_normal(x[index].shape)
+    scatter = kernels.generic_scatter_add(np, _generic_index_add(np))
+    np.testing.assert_allclose(scatter(x, index, src), kernels.numpy_scatter_add(x, index, src),
+                               **TOL)
