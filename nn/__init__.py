@@ -6,9 +6,12 @@
 
 from . import functional, init, utils
 from .activation import *  # noqa: F403
+from .attention import *  # noqa: F403
 from .checkpoint import load, save
 from .conv import *  # noqa: F403
 from .fuse import FlattenLinear, LinearReLU, ReLUMaxPool2d, fuse
 from .layers import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .module import Module, ModuleList, Parameter, Sequential
+from .norm import *  # noqa: F403
+from .spatial import *  # noqa: F403

@@ -182,23 +182,24 @@ class LayerNorm(Module):
 class Embedding(Module):
     """A lookup table: row i of `weight` (num_embeddings, embedding_dim), init N(0, 1),
     with PyTorch's options (see F.embedding). Row `padding_idx`, if given, starts at
-    zero and gets no gradient; max_norm renormalises the rows a lookup uses; sparse
-    and scale_grad_by_freq are not supported."""
+    zero and gets no gradient; max_norm renormalises the rows a lookup uses;
+    scale_grad_by_freq divides each row's gradient by its index's count in the
+    batch; sparse is not supported."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int,
                  padding_idx: int | None = None, max_norm: float | None = None,
                  norm_type: float = 2.0, scale_grad_by_freq: bool = False,
                  sparse: bool = False) -> None:
         super().__init__()
-        if sparse or scale_grad_by_freq:
-            what = "sparse=True" if sparse else "scale_grad_by_freq=True"
-            raise NotImplementedError(f"Embedding: {what} is not supported")
+        if sparse:
+            raise NotImplementedError("Embedding: sparse=True is not supported")
         self.num_embeddings = _check_int("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = _check_int("Embedding", "embedding_dim", embedding_dim)
         self.padding_idx = (None if padding_idx is None
                             else F._padding_index(padding_idx, num_embeddings))
         self.max_norm = max_norm
         self.norm_type = norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), np.float32))
         init.normal_(self.weight)
         if self.padding_idx is not None:
@@ -206,7 +207,7 @@ class Embedding(Module):
 
     def forward(self, indices: Any) -> Tensor:
         return F.embedding(indices, self.weight, self.padding_idx, self.max_norm,
-                           self.norm_type)
+                           self.norm_type, self.scale_grad_by_freq)
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -216,4 +217,6 @@ class Embedding(Module):
             text += f", max_norm={self.max_norm}"
         if self.norm_type != 2.0:
             text += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
         return text

@@ -339,8 +339,6 @@ def test_embedding_max_norm_of_a_list_weight_rescales_a_float32_copy():
 def test_embedding_unsupported_options_say_so():
     with pytest.raises(NotImplementedError, match="Embedding: sparse=True is not supported"):
         nn.Embedding(5, 3, sparse=True)
-    with pytest.raises(NotImplementedError, match="scale_grad_by_freq=True is not supported"):
-        F.embedding(np.array([0]), np.zeros((5, 2)), scale_grad_by_freq=True)
 
 
 def test_embedding_options_match_pytorch():

@@ -262,9 +262,8 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None,
     rescaled rows. Not supported: sparse gradients, and scale_grad_by_freq (a
     gradient that is not the lookup's derivative, which the registry's gradient
     checks would reject, and whose own derivative PyTorch defines apart)."""
-    if sparse or scale_grad_by_freq:
-        what = "sparse=True" if sparse else "scale_grad_by_freq=True"
-        raise NotImplementedError(f"embedding: {what} is not supported")
+    if sparse:
+        raise NotImplementedError("embedding: sparse=True is not supported")
     idx = array_of(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
@@ -279,12 +278,25 @@ def embedding(indices: Any, weight: Any, padding_idx: int | None = None,
         weight = tensor_or_array(weight)
         _renorm_rows(array_of(weight), idx, max_norm, norm_type)
     rows = OP.getitem(weight, index=idx)
+    if scale_grad_by_freq:
+        rows = _scaled_by_frequency(rows, idx)
     if padding_idx is None:
         return rows
     padded = idx == _padding_index(padding_idx, n)
     if not padded.any():
         return rows
     return OP.where(padded[..., None], rows.data, rows)  # the padded rows as constants
+
+
+def _scaled_by_frequency(rows: Tensor, idx: np.ndarray) -> Tensor:
+    """rows in value; its gradient divided, lookup by lookup, by how often the
+    lookup's index occurs: c + (s rows - c'), c and c' constants equal to rows and
+    s rows, so the value is rows exactly and the gradient s g."""
+    _, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
+    dtype = float_dtype(rows.data)
+    scale = (1.0 / counts[inverse.reshape(idx.shape)]).astype(dtype)[..., None]
+    scaled = rows * scale
+    return rows.detach() + (scaled - scaled.detach())
 
 
 def _renorm_rows(table: np.ndarray, idx: np.ndarray, max_norm: float,
