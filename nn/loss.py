@@ -14,10 +14,11 @@ from autograd_core.tensor import Tensor
 
 from . import functional as F
 from .functional._inputs import array_of
+from .functional.losses import _one_of
 from .module import Module
 
 __all__ = ["MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
-           "CrossEntropyLoss", "NLLLoss"]
+           "CrossEntropyLoss", "NLLLoss", "KLDivLoss", "CosineEmbeddingLoss"]
 
 
 def _buffer(value: Any) -> np.ndarray | None:
@@ -27,11 +28,13 @@ def _buffer(value: Any) -> np.ndarray | None:
 
 
 class _Loss(Module):
+    _reductions = ("mean", "sum", "none")
+
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
-                             f"'none', got {reduction!r}")
+        if reduction not in self._reductions:
+            raise ValueError(f"{type(self).__name__}: reduction must be "
+                             f"{_one_of(self._reductions)}, got {reduction!r}")
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -125,4 +128,36 @@ class CrossEntropyLoss(NLLLoss):
         parts = [super().extra_repr()]
         if self.label_smoothing:
             parts.append(f"label_smoothing={self.label_smoothing}")
+        return ", ".join(p for p in parts if p)
+
+
+class KLDivLoss(_Loss):
+    """kl_div(input, target): input log-probabilities; reduction 'batchmean' is the KL
+    divergence proper (PyTorch's default 'mean' averages over every element)."""
+
+    _reductions = ("mean", "sum", "none", "batchmean")
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+    def extra_repr(self) -> str:
+        parts = [super().extra_repr(), "log_target=True" if self.log_target else ""]
+        return ", ".join(p for p in parts if p)
+
+
+class CosineEmbeddingLoss(_Loss):
+    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, x1: Any, x2: Any, target: Any) -> Tensor:
+        return F.cosine_embedding_loss(x1, x2, target, margin=self.margin,
+                                       reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        parts = [super().extra_repr(), f"margin={self.margin}" if self.margin else ""]
         return ", ".join(p for p in parts if p)

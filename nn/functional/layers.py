@@ -19,7 +19,7 @@ from autograd_core.ops.shape import index_outside
 from autograd_core.registry import OP, defcomposite, defop
 from autograd_core.tensor import Tensor, apply
 
-from ._inputs import array_of, float_dtype, tensor_or_array
+from ._inputs import array_of, float_dtype, like, namespace, tensor_or_array
 from .conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d, max_unpool2d
 
 __all__ = ["linear", "dropout", "batch_norm", "layer_norm", "embedding", "flatten",
@@ -28,18 +28,19 @@ __all__ = ["linear", "dropout", "batch_norm", "layer_norm", "embedding", "flatte
 
 # -- linear: y = x W^T + b, for x of shape (..., in) ---------------------------------
 def _linear(xp, x, weight, bias=None):
-    if (x.shape if type(x) is np.ndarray else np.shape(x))[-1:] != weight.shape[1:]:
-        got = np.shape(x)[-1] if np.ndim(x) else "no"
+    if tuple(x.shape[-1:]) != tuple(weight.shape[1:]):
+        got = x.shape[-1] if x.ndim else "no"
         raise ValueError(f"the input has {got} features (last axis) but the weight "
-                         f"{weight.shape} = (out_features, in_features) expects "
+                         f"{tuple(weight.shape)} = (out_features, in_features) expects "
                          f"{weight.shape[1]}")
-    out = np.matmul(x, weight.T)
+    out = xp.matmul(x, weight.T)
     if bias is not None:
         try:
             out += bias  # out is fresh: add in place, no second array
         except ValueError:  # only now look at the bias: the hot path stays as it was
-            raise ValueError(f"bias has shape {np.shape(bias)} but the weight "
-                             f"{weight.shape} has {weight.shape[0]} out_features") from None
+            raise ValueError(f"bias has shape {tuple(bias.shape)} but the weight "
+                             f"{tuple(weight.shape)} has {weight.shape[0]} "
+                             f"out_features") from None
     return out
 
 
@@ -60,7 +61,9 @@ def _linear_dw(xp, g, ans, x, weight, bias=None):
 
 
 def _linear_db(xp, g, ans, x, weight, bias=None):
-    return column_sums(xp, g if g.ndim == 2 else xp.reshape(g, (-1, weight.shape[0])))
+    g2 = g if g.ndim == 2 else xp.reshape(g, (-1, weight.shape[0]))
+    # numpy: a product with ones (BLAS) beats a sum over axis 0; elsewhere the sum
+    return column_sums(xp, g2) if type(g2) is np.ndarray else xp.sum(g2, axis=0)
 
 
 def _sample_linear(rng):
@@ -84,14 +87,12 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
 # rule g * (ans > 0), then linear's three), with one node and one module call fewer,
 # and relu applied in place to the product, which is fresh.
 def _linear_relu(xp, x, weight, bias=None):
-    out = _linear(xp, x, weight, bias)
-    np.maximum(out, 0, out=out)
-    return out
+    return xp.maximum(_linear(xp, x, weight, bias), 0)
 
 
 def _linear_relu_grads(xp, g, ans, inputs, needs):
     # relu's rule, then linear's; ans > 0 is a constant mask (a bool Tensor in T)
-    return _linear_grads(xp, g * (ans > 0), ans, inputs, needs)
+    return _linear_grads(xp, xp.where(ans > 0, g, 0), ans, inputs, needs)
 
 
 def _linear_grads(xp, g, ans, inputs, needs) -> tuple:
@@ -117,18 +118,18 @@ _LINEAR_RELU = defop("linear_relu", _linear_relu, vjp=_linear_relu_grads, nin=3,
 # -- linear(flatten(x)) in one node: how Sequential runs Flatten -> Linear (a CNN's
 # head, nn.Flatten._then). The rules are linear's on the (N, -1) view of x, dx
 # reshaped back: the same arrays as the two ops in turn, with one node fewer.
-def _rows(x):
-    return x.reshape(len(x), -1)  # an ndarray's or a Tensor's (differentiable) reshape
+def _rows(xp, x):
+    return xp.reshape(x, (x.shape[0], -1))  # arrays' reshape, or the reshape op in a rule
 
 
 def _flatten_linear(xp, x, weight, bias=None):
-    if np.ndim(x) < 2:
-        raise ValueError(f"expects an input with a batch axis, got shape {np.shape(x)}")
-    return _linear(xp, _rows(x), weight, bias)
+    if x.ndim < 2:
+        raise ValueError(f"expects an input with a batch axis, got shape {tuple(x.shape)}")
+    return _linear(xp, _rows(xp, x), weight, bias)
 
 
 def _flatten_linear_dx(xp, g, ans, x, weight, bias=None):
-    return xp.reshape(_linear_dx(xp, g, ans, _rows(x), weight), x.shape)
+    return xp.reshape(_linear_dx(xp, g, ans, _rows(xp, x), weight), x.shape)
 
 
 def _sample_flatten_linear(rng):
@@ -140,7 +141,7 @@ def _sample_flatten_linear(rng):
 
 _FLATTEN_LINEAR = defop(
     "flatten_linear", _flatten_linear, _flatten_linear_dx,
-    lambda xp, g, ans, x, weight, bias=None: _linear_dw(xp, g, ans, _rows(x), weight),
+    lambda xp, g, ans, x, weight, bias=None: _linear_dw(xp, g, ans, _rows(xp, x), weight),
     lambda xp, g, ans, x, weight, bias=None: _linear_db(xp, g, ans, x, weight),
     sample=_sample_flatten_linear)
 
@@ -164,11 +165,11 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return x if isinstance(x, Tensor) else ag.as_tensor(x)  # a Tensor, whatever x was
     data = array_of(x)
-    dtype = float_dtype(data)
+    shape = tuple(data.shape)
     if p == 1.0:
-        return OP.multiply(x, np.zeros(data.shape, dtype))
-    keep = _random.RNG.random(data.shape) >= p
-    return OP.multiply(x, keep * np.asarray(1.0 / (1.0 - p), dtype=dtype))
+        return OP.multiply(x, like(data, np.zeros(shape)))
+    keep = _random.RNG.random(shape) >= p
+    return OP.multiply(x, like(data, keep * (1.0 / (1.0 - p))))
 
 
 # -- normalisation ------------------------------------------------------------------
@@ -207,22 +208,24 @@ def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray 
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {np.shape(x)}")
         y, mean, var = _normalize(x, axes, eps)
+        xp = namespace(array_of(x))
         if running_mean is not None:
-            m = np.asarray(mean.data).reshape(c)
+            m = xp.reshape(mean.data, (c,))
             running_mean *= 1 - momentum
             running_mean += momentum * m
         if running_var is not None:
-            v = np.asarray(var.data).reshape(c) * (n / (n - 1))
+            v = xp.reshape(var.data, (c,)) * (n / (n - 1))
             running_var *= 1 - momentum
             running_var += momentum * v
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm in evaluation needs running_mean and running_var")
         # y = (x - mean) / sqrt(var + eps) * w + b, folded into one scale and one shift.
-        dtype = float_dtype(array_of(x))
-        inv = (1.0 / np.sqrt(running_var + eps)).astype(dtype, copy=False)
+        data = array_of(x)
+        xp, dtype = namespace(data), float_dtype(data)
+        inv = xp.astype(1.0 / xp.sqrt(running_var + eps), dtype, copy=False)
         scale = inv if weight is None else OP.multiply(weight, inv)
-        shift = OP.multiply(scale, -running_mean.astype(dtype, copy=False))
+        shift = OP.multiply(scale, -xp.astype(running_mean, dtype, copy=False))
         if bias is not None:
             shift = shift + bias
         return x * OP.reshape(scale, shape=bshape) + OP.reshape(shift, shape=bshape)
