@@ -140,14 +140,6 @@ def test_forward_backward_and_steps_on_device1_equal_numpys(opt_class):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 
 
-# nn.functional's layers are not yet ported to the array API (F.linear's forward,
-# F.relu's rule, F.batch_norm, F.cross_entropy raise on array-api-strict's device1);
-# remove the mark once they are.
-not_ported = pytest.mark.xfail(raises=(RuntimeError, TypeError, AttributeError), strict=False,
-                               reason="nn.functional layers not yet ported to array-api-strict")
-
-
-@not_ported
 @pytest.mark.parametrize("opt_class", [optim.SGD, optim.Adam])
 def test_a_training_step_of_nn_layers_on_device1_equals_numpys(opt_class):
     x = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
@@ -206,3 +198,22 @@ def test_load_state_dict_still_names_bad_keys_on_a_device():
     state["0.weight"] = np.zeros((2, 2), np.float32)
     with pytest.raises(RuntimeError, match="size mismatch for 0.weight"):
         net.load_state_dict(state)
+
+
+def test_a_fused_model_runs_on_device1_as_the_model_as_written():
+    ag.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(2 * 4 * 4, 4), nn.ReLU(),
+                        nn.Linear(4, 2)).to(DEV)
+    fast = nn.fuse(net)  # after .to: the copies share the moved parameters
+    x = ag.tensor(np.random.default_rng(2).standard_normal((3, 1, 8, 8)).astype(np.float32),
+                  device=DEV)
+    grads = []
+    for model in (net, fast):
+        model.zero_grad()
+        out = model(x)
+        (out * out).sum().backward()
+        grads.append([host(out.data)] + [host(p.grad.data) for p in model.parameters()])
+    assert fast(x).device == DEV and fast(x).grad_fn.name == "linear"
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-6)
