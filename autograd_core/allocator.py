@@ -6,25 +6,26 @@ gives free memory at the top of the heap back to the OS once it exceeds the
 trim threshold; both thresholds grow as large blocks are freed, but only up to
 the sizes seen so far. A step whose temporaries straddle those thresholds
 then maps and unmaps the same pages every step, and pays a page fault per
-4 KiB page touched. Measured on the small CNN of benchmarks/cnn.py: at batch
-256, 481 faults and 1.48 ms per step, against none and 0.90 ms with the
-thresholds below; at batch 64 it depends on the heap's layout, so on what
-else the process did before (104 faults, 403 µs against 271 µs, in the
-benchmark's process until PyTorch was imported, which happened to hide it).
+4 KiB page touched.
 
 `tune_malloc` sets both thresholds to where glibc's own adjustment would end
 after freeing one 32 MiB block (its ceiling on 64-bit): blocks up to 32 MiB
 come from the heap, and up to 64 MiB of free heap stays mapped for the next
 step. Memory still stays flat over a training loop; the peak is simply not
 returned between steps (PyTorch's CUDA caching allocator keeps its, too).
-numpy does the like at import (madvise hugepages, NUMPY_MADVISE_HUGEPAGE=0
-turns it off); here AUTOGRAD_CORE_MALLOC_TUNING=0 turns this off.
+
+Importing the library changes nothing: the thresholds belong to the whole
+process, so tuning them is the program's decision. Call
+`ag.allocator.tune_malloc()` once, at the start of a program that trains on the
+CPU in a loop (a training script, a benchmark), when a profiler shows time in
+page faults or `resource.getrusage(...).ru_minflt` grows every step. Leave it
+out in a library or a long-running service that shares the process, where
+memory given back to the OS matters more than a step's last fraction of speed.
 """
 
 from __future__ import annotations
 
 import ctypes
-import os
 import platform
 
 M_TRIM_THRESHOLD = -1  # mallopt parameter numbers, from glibc's malloc.h
@@ -34,12 +35,8 @@ TRIM_THRESHOLD = 2 * MMAP_THRESHOLD  # the ratio glibc's dynamic adjustment keep
 
 
 def tune_malloc() -> bool:
-    """Raise glibc's mmap and trim thresholds; True if they were set.
-
-    Does nothing (False) off glibc, or with AUTOGRAD_CORE_MALLOC_TUNING=0.
-    """
-    if os.environ.get("AUTOGRAD_CORE_MALLOC_TUNING", "1") == "0":
-        return False
+    """Raise glibc's mmap and trim thresholds for this process; True if they were set,
+    False (doing nothing) off glibc."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:
@@ -48,6 +45,3 @@ def tune_malloc() -> bool:
         return False
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
                 and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-
-
-TUNED = tune_malloc()

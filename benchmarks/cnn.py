@@ -14,6 +14,7 @@ from harness import (
     HandWrittenSGD,
     central_difference_error,
     load_nn,
+    only_autograd_core,
     rel_err,
 )
 from numpy.lib.stride_tricks import sliding_window_view
@@ -200,7 +201,7 @@ def _check_central_difference(eps=1e-6) -> str:
     return f"cnn floors match central differences (batch 2) to {err:.1e} relative"
 
 
-def make_impls(n=N, seed=0, floor_class=NumpyCNN) -> dict:
+def make_impls(n=N, seed=0, floor_class=NumpyCNN, fuse=True) -> dict:
     rng = np.random.default_rng(seed)
     params, (x, y) = init_params(rng), batch(n, rng)
 
@@ -214,6 +215,8 @@ def make_impls(n=N, seed=0, floor_class=NumpyCNN) -> dict:
                               nn.Flatten(), nn.Linear(C * 16, 10))
         for p, value in zip(model.parameters(), params, strict=True):
             p.data = value.copy()
+        if fuse:  # ReLU -> MaxPool2d and Flatten -> Linear, one op each
+            model = nn.fuse(model)
         opt = optim.SGD(model.parameters(), lr=LR)
         xt, yt = ag.as_tensor(x), ag.as_tensor(y)
 
@@ -297,7 +300,10 @@ def make_impls(n=N, seed=0, floor_class=NumpyCNN) -> dict:
 
 
 def cases(quick: bool) -> list[Case]:
-    # Against the specialised floor, and against the plain one (see PlainNumpyCNN).
+    # Against the specialised floor, and against the plain one (see PlainNumpyCNN);
+    # autograd-core runs nn.fuse(model), and in a row of its own the model as written.
     return [Case(f"cnn batch {N}", make_impls(), rtol=1e-4),
             Case(f"cnn batch {N}, plain floor", make_impls(floor_class=PlainNumpyCNN),
-                 rtol=1e-4)]
+                 rtol=1e-4),
+            Case(f"cnn batch {N}, without nn.fuse",
+                 only_autograd_core(make_impls(fuse=False)), rtol=1e-4)]

@@ -73,6 +73,9 @@ def load_ag():
         raise ImportError("stale editable install: pip install --no-deps -e . again")
     if not hasattr(ag, "tensor"):
         raise ImportError("autograd_core is not built yet")
+    # A training loop's choice, made here for the whole benchmark process (so for
+    # every engine, as when importing the library did it): autograd_core/allocator.py.
+    ag.allocator.tune_malloc()
     return ag
 
 
@@ -86,6 +89,11 @@ def load_nn():
     if not (hasattr(nn, "Linear") and hasattr(optim, "SGD")):
         raise ImportError("nn / optim are not built yet")
     return ag, nn, F, optim
+
+
+def only_autograd_core(impls: dict) -> dict:
+    """The floor and autograd-core of a case's implementations: a row for a variant."""
+    return {name: impls[name] for name in (FLOOR, "autograd-core")}
 
 
 def blas_threads() -> int:

@@ -15,6 +15,7 @@ from harness import (
     HandWrittenSGD,
     central_difference_error,
     load_nn,
+    only_autograd_core,
     rel_err,
 )
 
@@ -121,7 +122,7 @@ def _check_central_difference(eps=1e-6) -> str:
     return f"mlp floor matches central differences (6-5-5-3) to {err:.1e} relative"
 
 
-def make_impls(sizes, n, seed=0) -> dict:
+def make_impls(sizes, n, seed=0, fuse=True) -> dict:
     rng = np.random.default_rng(seed)
     params, (x, y) = init_params(sizes, rng), batch(sizes, n, rng)
     hidden = len(params) // 2 - 1
@@ -138,6 +139,8 @@ def make_impls(sizes, n, seed=0) -> dict:
             layers[-1].weight.data, layers[-1].bias.data = params[i].copy(), params[i + 1].copy()
             layers += [nn.ReLU()] if i < 2 * hidden else []
         model = nn.Sequential(*layers)
+        if fuse:  # each Linear -> ReLU as one op
+            model = nn.fuse(model)
         opt = optim.SGD(model.parameters(), lr=LR)
         xt, yt = ag.as_tensor(x), ag.as_tensor(y)
 
@@ -221,4 +224,8 @@ def make_impls(sizes, n, seed=0) -> dict:
 
 
 def cases(quick: bool) -> list[Case]:
-    return [Case(f"mlp batch {n}", make_impls(SIZES, n), rtol=1e-4) for n in (16, 128, 1024)]
+    # autograd-core runs nn.fuse(model), and in a row of its own the model as written
+    return [case for n in (16, 128, 1024) for case in (
+        Case(f"mlp batch {n}", make_impls(SIZES, n), rtol=1e-4),
+        Case(f"mlp batch {n}, without nn.fuse",
+             only_autograd_core(make_impls(SIZES, n, fuse=False)), rtol=1e-4))]

@@ -21,8 +21,6 @@ import numpy as np
 from autograd_core.tensor import Tensor
 
 from . import functional as F
-from .conv import MaxPool2d
-from .functional.conv import relu_max_pool2d
 from .module import Module, Parameter, _check_int, _check_number
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU",
@@ -62,17 +60,6 @@ class Tanh(_Elementwise):
 
 class ReLU(_Inplace):
     fn = staticmethod(F.relu)
-
-    def _then(self, following: Module, x: Any) -> Any:
-        # max_pool(relu(x)) in one node, relu on the pool's share of the data (why the
-        # values and gradients agree: autograd_core/ops/conv.py, relu_max_pool2d). Not
-        # with indices: relu ties a negative window at 0, which would move its index.
-        if type(self) is ReLU and type(following) is MaxPool2d \
-                and not following.return_indices:
-            return relu_max_pool2d(x, following.kernel_size, following.stride,
-                                   following.padding, following.dilation,
-                                   following.ceil_mode)
-        return NotImplemented
 
 
 class SELU(_Inplace):

@@ -11,7 +11,6 @@ import numpy as np
 from autograd_core.tensor import Tensor
 
 from . import init
-from .activation import ReLU
 from .functional import layers as F
 from .module import Module, Parameter, _check_int, _check_number
 
@@ -45,13 +44,6 @@ class Linear(Module):
     def forward(self, x: Any) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
-    def _then(self, following: Module, x: Any) -> Any:
-        # relu(linear(x)) in one node (nn/functional/layers.py, linear_relu): an MLP's
-        # hidden layer, with the same values and gradients as the two layers in turn.
-        if type(self) is Linear and type(following) is ReLU:
-            return F.linear_relu(x, self.weight, self.bias)
-        return NotImplemented
-
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
@@ -72,14 +64,6 @@ class Flatten(Module):
 
     def forward(self, x: Any) -> Tensor:
         return F.flatten(x, self.start_axis, self.end_axis)
-
-    def _then(self, following: Module, x: Any) -> Any:
-        # linear(flatten(x)) in one node (nn/functional/layers.py, flatten_linear): a
-        # CNN's head, with the same values and gradients as the two layers in turn.
-        if type(self) is Flatten and type(following) is Linear and self.start_axis == 1 \
-                and self.end_axis == -1 and getattr(x, "ndim", 0) >= 2:
-            return F.flatten_linear(x, following.weight, following.bias)
-        return NotImplemented
 
     def extra_repr(self) -> str:
         return f"start_axis={self.start_axis}, end_axis={self.end_axis}"

@@ -16,6 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from autograd_core.backend import (
+    Device,
+    backend_of,
+    device_of,
+    is_device_name,
+    is_floating,
+    parse_device,
+    to_device,
+    to_numpy,
+)
 from autograd_core.tensor import RemovableHandle, Tensor, to_array
 
 from .functional._inputs import array_of
@@ -134,12 +144,6 @@ class Module:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
-    def _then(self, following: Module, x: Any) -> Any:
-        """following(self(x)) by a cheaper route with equal values and gradients, or
-        NotImplemented (the default). Sequential asks each module about the next one,
-        unless either has forward hooks (a hook must see the real intermediate)."""
-        return NotImplemented
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         out = self.forward(*args, **kwargs)
         if self._forward_hooks:
@@ -246,27 +250,57 @@ class Module:
             else:
                 p.grad.data[...] = 0
 
-    # -- dtype --------------------------------------------------------------
-    def to(self, dtype: Any) -> Module:
-        """Cast floating parameters (and their grads) and buffers to `dtype`, in place,
-        keeping the Parameter objects so optimizers still hold them."""
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"Module.to: expected a floating point dtype such as np.float32, "
-                            f"got {dtype!r} (devices are not supported)") from None
-        if dtype.kind != "f":
-            raise TypeError(f"Module.to: only floating point dtypes, got {dtype}")
+    # -- device and dtype ---------------------------------------------------
+    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Module:
+        """`model.to("cuda")`, `model.to(ag.float64)`, or both: moves and casts every
+        parameter (with its grad) and buffer in place, as PyTorch does, and returns
+        self. The Parameter objects stay the same, so an optimizer holding them goes
+        on working; integer buffers move but keep their dtype. An unknown device or
+        a non-floating dtype raises before anything changes."""
+        for arg in args:
+            if is_device_name(arg) or isinstance(arg, Device):
+                if device is not None:
+                    raise TypeError("Module.to: the device is given twice")
+                device = arg
+            elif dtype is None:
+                dtype = arg
+            else:
+                raise TypeError(f"Module.to: expected a device and/or a dtype, got {args!r}")
+        if dtype is not None:
+            try:
+                dtype = np.dtype(dtype)
+            except TypeError:
+                raise TypeError(f"Module.to: expected a device such as 'cpu' or 'cuda', or a "
+                                f"floating point dtype such as float32, got {dtype!r}") from None
+            if dtype.kind != "f":
+                raise TypeError(f"Module.to: only floating point dtypes, got {dtype}")
+        if device is not None:
+            device = str(device)
+            parse_device(device)  # RuntimeError for an unknown device, nothing moved yet
+
+        def moved(array: Any) -> Any:
+            if dtype is not None and is_floating(array.dtype):
+                backend = backend_of(array)
+                if array.dtype != backend.dtype(dtype):
+                    array = backend.xp.astype(array, backend.dtype(dtype))
+            return array if device is None else to_device(array, device)
+
+        for p in self.parameters():
+            grad = p.grad
+            p.data = moved(p.data)
+            if grad is not None:
+                p.grad = moved(grad.data)
         for m in self.modules():
-            for p in m._parameters.values():
-                if p is not None and p.dtype.kind == "f":
-                    p.data = p.data.astype(dtype)
-                    if p.grad is not None:
-                        p.grad = Tensor(p.grad.data.astype(dtype))
             for name, b in list(m._buffers.items()):
-                if b is not None and b.dtype.kind == "f":
-                    setattr(m, name, b.astype(dtype))
+                if b is not None:
+                    setattr(m, name, moved(b))
         return self
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self, device: int | None = None) -> Module:
+        return self.to("cuda" if device is None else f"cuda:{device}")
 
     def double(self) -> Module:
         return self.to(np.float64)
@@ -287,13 +321,14 @@ class Module:
                     yield pre + name, b
 
     def state_dict(self) -> OrderedDict:
-        """name -> copy of every parameter and persistent buffer."""
-        return OrderedDict((k, np.array(v, copy=True)) for k, v in self._state_items())
+        """name -> copy of every parameter and persistent buffer, on its device."""
+        return OrderedDict((k, _copy_of(v)) for k, v in self._state_items())
 
     def load_state_dict(self, state_dict: dict, strict: bool = True) -> _IncompatibleKeys:
-        """Copy values in place (each array keeps its dtype). Checks everything first:
-        RuntimeError names every missing, unexpected or mis-shaped key, and then
-        nothing has been changed."""
+        """Copy values in place, each onto its target's device and into its dtype
+        (values may come from any device: nn.load gives host arrays). Checks
+        everything first: RuntimeError names every missing, unexpected or mis-shaped
+        key, and then nothing has been changed."""
         if not isinstance(state_dict, Mapping):
             hint = "; pass model.state_dict()" if isinstance(state_dict, Module) else ""
             got = "None" if state_dict is None else type(state_dict).__name__
@@ -324,7 +359,11 @@ class Module:
                                + "\n\t".join(errors))
         for k, target in own.items():
             if k in values:
-                np.copyto(target, values[k], casting="unsafe")
+                if isinstance(target, np.ndarray):
+                    np.copyto(target, values[k], casting="unsafe")
+                else:  # sent to the target's device, then cast to its dtype
+                    value = to_device(values[k], device_of(target))
+                    target[...] = backend_of(target).xp.astype(value, target.dtype)
         return _IncompatibleKeys(missing, unexpected)
 
     # -- repr ---------------------------------------------------------------
@@ -343,10 +382,17 @@ class Module:
         return head + "\n" + "".join(f"  {line}\n" for line in lines) + ")"
 
 
+def _copy_of(array: Any) -> Any:
+    """A copy of an array, in its own library and on its own device."""
+    if isinstance(array, np.ndarray):
+        return np.array(array, copy=True)
+    return backend_of(array).library.asarray(array, copy=True)
+
+
 def _state_value(key: str, value: Any) -> np.ndarray:
-    """A state_dict entry as an array of numbers, or a TypeError naming its key."""
+    """A state_dict entry as a host array of numbers, or a TypeError naming its key."""
     try:
-        arr = np.asarray(array_of(value))
+        arr = to_numpy(array_of(value))
     except (TypeError, ValueError):
         arr = None
     if arr is None or arr.dtype.kind not in "biuf":
@@ -356,7 +402,10 @@ def _state_value(key: str, value: Any) -> np.ndarray:
 
 
 class Sequential(Module):
-    """Modules applied in order. `Sequential(a, b)` or `Sequential(OrderedDict(...))`."""
+    """Modules applied in order. `Sequential(a, b)` or `Sequential(OrderedDict(...))`.
+
+    Each module runs as written, its own forward and hooks; `nn.fuse(model)` makes a
+    model that runs some pairs (Linear -> ReLU, ...) as one op."""
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()
@@ -369,18 +418,8 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:
-        modules = tuple(self._modules.values())
-        i, last = 0, len(modules) - 1
-        while i <= last:
-            m = modules[i]
-            if i < last and not (m._forward_hooks or modules[i + 1]._forward_hooks):
-                out = m._then(modules[i + 1], x)  # two layers at once (see Module._then)
-                if out is not NotImplemented:
-                    x = out
-                    i += 2
-                    continue
+        for m in self._modules.values():  # each module as written: nn.fuse(model) fuses
             x = m(x)
-            i += 1
         return x
 
     def __getitem__(self, index: int | slice) -> Module:

@@ -1,7 +1,8 @@
-"""Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU, and Linear -> ReLU as one
-linear_relu node (Module._then): the same
+"""nn.fuse runs ReLU -> MaxPool2d as MaxPool2d -> ReLU, Linear -> ReLU as one
+linear_relu node and Flatten -> Linear as one flatten_linear node: the same
 values and gradients, to any order, bit for bit, with ReLU on a pool's share of
-the data. Each test compares with the two layers called one after the other."""
+the data. Each test compares with the two layers called one after the other.
+A plain Sequential runs the layers as written (tests/test_fuse.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def run(model_layers, x0, w0, order: int):
     conv = nn.Conv2d(1, 2, 2, padding=1, bias=False)
     conv.weight.data = w0.copy()
     x = ag.tensor(x0, requires_grad=True)
-    out = nn.Sequential(conv, *model_layers)(x) if order > 0 else _by_hand(conv, model_layers, x)
+    out = (nn.fuse(nn.Sequential(conv, *model_layers))(x) if order > 0
+           else _by_hand(conv, model_layers, x))
     out = out[0] if isinstance(out, tuple) else out
     weights = np.linspace(-1, 1, out.size).reshape(out.shape)
     loss = (out * weights).sum()
@@ -66,7 +68,7 @@ def test_relu_then_max_pool_equals_the_layers_in_turn(pool, seed, order):
 
 
 def test_relu_runs_on_the_pooled_data_in_one_node():
-    seq = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))
+    seq = nn.fuse(nn.Sequential(nn.ReLU(), nn.MaxPool2d(2)))
     x = ag.randn(2, 3, 8, 8, requires_grad=True)
     out = seq(x)
     assert out.grad_fn.name == "relu_max_pool2d" and out.grad_fn.next_functions == (None,)
@@ -77,7 +79,7 @@ def test_relu_runs_on_the_pooled_data_in_one_node():
 def test_a_forward_hook_sees_the_real_relu_output():
     relu, seen = nn.ReLU(), []
     relu.register_forward_hook(lambda m, args, out: seen.append(out.shape))
-    seq = nn.Sequential(relu, nn.MaxPool2d(2))
+    seq = nn.fuse(nn.Sequential(relu, nn.MaxPool2d(2)))
     out = seq(ag.randn(1, 1, 4, 4, requires_grad=True))
     assert seen == [(1, 1, 4, 4)] and out.grad_fn.name == "max_pool2d"
 
@@ -85,7 +87,7 @@ def test_a_forward_hook_sees_the_real_relu_output():
 def test_indices_are_the_relu_outputs_first_maxima():
     # a window of negatives: relu ties it at 0, so its index is the window's first entry
     x = ag.tensor(np.array([[[[-3.0, -1.0], [-2.0, -4.0]]]]))
-    out, idx = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True))(x)
+    out, idx = nn.fuse(nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True)))(x)
     assert out.data.ravel().tolist() == [0.0] and idx.data.ravel().tolist() == [0]
 
 
@@ -95,7 +97,8 @@ def test_other_pairs_run_in_turn():
             return super().forward(x) * 2.0
 
     for first in (MyReLU(), nn.LeakyReLU(0.1)):
-        out = nn.Sequential(first, nn.MaxPool2d(2))(ag.randn(1, 1, 4, 4, requires_grad=True))
+        out = nn.fuse(nn.Sequential(first, nn.MaxPool2d(2)))(ag.randn(1, 1, 4, 4,
+                                                                     requires_grad=True))
         assert out.grad_fn.name == "max_pool2d"
 
 
@@ -116,10 +119,10 @@ def test_a_monitor_counts_dead_units_on_the_full_relu_output():
 # -- Linear -> ReLU: one linear_relu node --------------------------------------------
 def mlp_run(layers, x0, order: int):
     """loss and the input's and every weight's gradients through the layers, as
-    Sequential (order > 0, fused) or layer by layer (order < 0); order 2 differentiates
+    nn.fuse(Sequential) (order > 0) or layer by layer (order < 0); order 2 differentiates
     the squared norm of dx again, which reaches the weights through linear_relu's rule."""
     x = ag.tensor(x0, requires_grad=True)
-    out = nn.Sequential(*layers)(x) if order > 0 else _by_hand(layers[0], layers[1:], x)
+    out = nn.fuse(nn.Sequential(*layers))(x) if order > 0 else _by_hand(layers[0], layers[1:], x)
     loss = (out * np.linspace(-1, 1, out.size).reshape(out.shape)).sum()
     if abs(order) == 2:
         (dx,) = ag.gradients(loss, [x], create_graph=True)
@@ -148,19 +151,23 @@ def test_linear_then_relu_equals_the_layers_in_turn(seed, order, bias):
             np.testing.assert_array_equal(a, b)
 
 
+def fused(*layers):
+    return nn.fuse(nn.Sequential(*layers))
+
+
 def test_linear_then_relu_is_one_node_unless_a_hook_or_subclass_intervenes():
     x = ag.randn(2, 3, requires_grad=True)
-    assert nn.Sequential(nn.Linear(3, 4), nn.ReLU())(x).grad_fn.name == "linear_relu"
+    assert fused(nn.Linear(3, 4), nn.ReLU())(x).grad_fn.name == "linear_relu"
     hooked = nn.Linear(3, 4)
     hooked.register_forward_hook(lambda m, args, out: None)
-    assert nn.Sequential(hooked, nn.ReLU())(x).grad_fn.name == "relu"
+    assert fused(hooked, nn.ReLU())(x).grad_fn.name == "relu"
 
     class Scaled(nn.Linear):
         def forward(self, x):
             return super().forward(x) * 2.0
 
-    assert nn.Sequential(Scaled(3, 4), nn.ReLU())(x).grad_fn.name == "relu"
-    assert nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU())(x).grad_fn.name == "leaky_relu"
+    assert fused(Scaled(3, 4), nn.ReLU())(x).grad_fn.name == "relu"
+    assert fused(nn.Linear(3, 4), nn.LeakyReLU())(x).grad_fn.name == "leaky_relu"
 
 
 # -- Flatten -> Linear: one flatten_linear node --------------------------------------
@@ -184,7 +191,7 @@ def test_flatten_then_linear_equals_the_layers_in_turn(seed, order):
 
 def test_flatten_then_linear_is_one_node_only_for_the_default_flatten():
     x = ag.randn(2, 3, 4, requires_grad=True)
-    assert nn.Sequential(nn.Flatten(), nn.Linear(12, 2))(x).grad_fn.name == "flatten_linear"
-    assert nn.Sequential(nn.Flatten(0), nn.Linear(24, 2))(x).grad_fn.name == "linear"
+    assert fused(nn.Flatten(), nn.Linear(12, 2))(x).grad_fn.name == "flatten_linear"
+    assert fused(nn.Flatten(0), nn.Linear(24, 2))(x).grad_fn.name == "linear"
     with pytest.raises(IndexError, match="flatten: axis 1 is out of range"):  # as apart
-        nn.Sequential(nn.Flatten(), nn.Linear(12, 2))(ag.randn(12))
+        fused(nn.Flatten(), nn.Linear(12, 2))(ag.randn(12))

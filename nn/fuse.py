@@ -1,0 +1,157 @@
+"""nn.fuse(model): the same model with some pairs of layers run as one op.
+
+A model runs as written: `Sequential(Linear, ReLU)` calls Linear.forward and then
+ReLU.forward, with their hooks, and its output's grad_fn is relu's node. Fusion is
+a step the user takes, after building (and moving) the model:
+
+    fast = nn.fuse(model)        # a new model; `model` itself is unchanged
+    opt = optim.SGD(fast.parameters(), lr=0.1)   # the same Parameter objects
+
+Inside every Sequential, at any depth, these adjacent pairs become one module
+and one graph node, with the values and gradients of the two layers in turn, to
+the bit (their ops say why):
+
+    Linear -> ReLU        LinearReLU      F.linear_relu
+    ReLU -> MaxPool2d     ReLUMaxPool2d   relu_max_pool2d (relu on the pooled data)
+    Flatten -> Linear     FlattenLinear   F.flatten_linear (Flatten() as default)
+
+A pair stays apart when either layer has a forward hook (it must see the real
+intermediate), is a subclass (its forward may differ), or when the MaxPool2d
+returns indices (relu's ties at 0 would move them). Custom modules are copied
+with their children fused; their own forward is not rewritten (there is no
+tracing), so only what runs through a Sequential is fused.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from .activation import ReLU
+from .conv import MaxPool2d
+from .functional import layers as F
+from .functional.conv import relu_max_pool2d
+from .layers import Flatten, Linear
+from .module import Module, Sequential
+
+__all__ = ["fuse", "LinearReLU", "ReLUMaxPool2d", "FlattenLinear"]
+
+
+def fuse(model: Module) -> Module:
+    """A new model computing what `model` computes, with fused pairs of layers.
+
+    The new model shares `model`'s Parameter objects and buffer arrays, so an
+    optimizer over either model's parameters trains both, and its state_dict has
+    the same keys (a fused module keeps the name of the layer whose parameters it
+    holds: '0' for Linear -> ReLU at 0, 1; '4' for Flatten -> Linear at 3, 4).
+    Submodules are copied, so what is done to the fused model's modules later
+    (train/eval, hooks, `.to`, which replaces buffer arrays) does not reach
+    `model`'s: move the model and register hooks before fusing, as with PyTorch's
+    fuse_modules. `model` itself is not changed.
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"fuse: expected an nn.Module, got {type(model).__name__}")
+    return _fused(model, {})
+
+
+class _FusedLinear(Module):
+    """A fused pair holding a Linear's parameters (the same Parameter objects)."""
+
+    def __init__(self, linear: Linear) -> None:
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.register_parameter("weight", linear.weight)
+        self.register_parameter("bias", linear.bias)
+
+    extra_repr = Linear.extra_repr
+
+
+class LinearReLU(_FusedLinear):
+    """Linear then ReLU as one op (F.linear_relu)."""
+
+    def forward(self, x: Any) -> Any:
+        return F.linear_relu(x, self.weight, self.bias)
+
+
+class FlattenLinear(_FusedLinear):
+    """Flatten() then Linear as one op (F.flatten_linear)."""
+
+    def forward(self, x: Any) -> Any:
+        if getattr(x, "ndim", 0) < 2:  # no batch axis: Flatten's own error, as apart
+            return F.linear(F.flatten(x, 1, -1), self.weight, self.bias)
+        return F.flatten_linear(x, self.weight, self.bias)
+
+
+class ReLUMaxPool2d(Module):
+    """ReLU then MaxPool2d (without indices) as one op, relu on the pooled data."""
+
+    def __init__(self, pool: MaxPool2d) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = pool.kernel_size, pool.stride, pool.padding
+        self.dilation, self.ceil_mode = pool.dilation, pool.ceil_mode
+
+    def forward(self, x: Any) -> Any:
+        return relu_max_pool2d(x, self.kernel_size, self.stride, self.padding,
+                               self.dilation, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        text = f"kernel_size={self.kernel_size}, stride={self.stride}"
+        text += f", padding={self.padding}" if self.padding != 0 else ""
+        text += f", dilation={self.dilation}" if self.dilation != 1 else ""
+        return text + (", ceil_mode=True" if self.ceil_mode else "")
+
+
+def _pair(first: Module | None, second: Module | None) -> tuple[Module, int] | None:
+    """(the fused module, which of the two names it takes), or None to keep them apart."""
+    if first is None or second is None or first._forward_hooks or second._forward_hooks:
+        return None
+    kinds = type(first), type(second)
+    if kinds == (Linear, ReLU):
+        return LinearReLU(first), 0
+    if kinds == (ReLU, MaxPool2d) and not second.return_indices:
+        return ReLUMaxPool2d(second), 0
+    if kinds == (Flatten, Linear) and first.start_axis == 1 and first.end_axis == -1:
+        return FlattenLinear(second), 1
+    return None
+
+
+def _fused(module: Module, memo: dict[int, Module]) -> Module:
+    """A copy of module (each shared submodule copied once) with its children fused."""
+    if id(module) in memo:
+        return memo[id(module)]
+    new = _copy(module)
+    memo[id(module)] = new
+    items = list(module._modules.items())
+    children: list[tuple[str, Module | None]] = []
+    i = 0
+    plain = type(module).forward is Sequential.forward  # a subclass may run them otherwise
+    while i < len(items):
+        pair = _pair(items[i][1], items[i + 1][1]) if plain and i + 1 < len(items) else None
+        if pair is not None:
+            fused, which = pair
+            children.append((items[i + which][0], fused))
+            i += 2
+        else:
+            name, child = items[i]
+            children.append((name, None if child is None else _fused(child, memo)))
+            i += 1
+    for name, _ in items:
+        new.__dict__.pop(name, None)
+    new._modules.clear()
+    for name, child in children:
+        new._modules[name] = child
+        new.__dict__[name] = child
+    return new
+
+
+def _copy(module: Module) -> Module:
+    """A new module of module's class with the same attributes, Parameters and buffer
+    arrays, in registries of its own (so registering on one leaves the other alone)."""
+    new = object.__new__(type(module))
+    new.__dict__.update(module.__dict__)
+    for key in ("_parameters", "_buffers", "_modules"):
+        new.__dict__[key] = OrderedDict(module.__dict__[key])
+    new.__dict__["_non_persistent"] = set(module._non_persistent)
+    if module._forward_hooks is not None:
+        new.__dict__["_forward_hooks"] = list(module._forward_hooks)
+    return new
