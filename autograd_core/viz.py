@@ -23,9 +23,10 @@ import shutil
 from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import graphviz
+if TYPE_CHECKING:  # the graphviz package is imported by to_dot, not with the core
+    import graphviz
 import numpy as np
 
 from .engine import backward
@@ -173,6 +174,8 @@ def to_dot(output: Tensor | Sequence[Tensor], params: Mapping[str, Tensor] | Non
         leaves = [t for t in leaves if id(t) in used]
     else:
         kept = None
+
+    import graphviz
 
     dot = graphviz.Digraph("autograd", graph_attr={"rankdir": "TB"},
                            node_attr={"fontname": "Helvetica", "fontsize": "11"},

@@ -96,3 +96,14 @@ def test_a_zero_d_gradient_is_an_array():
     a, b = ag.tensor(2.0, requires_grad=True), ag.tensor(3.0, requires_grad=True)
     (a * b).backward()
     assert isinstance(a.grad.data, np.ndarray) and np.asarray(a.grad).item() == 3.0
+
+
+def test_importing_the_core_needs_neither_nn_optim_nor_graphviz():
+    import subprocess
+    import sys
+    code = ("import sys, autograd_core; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('nn', 'optim', 'graphviz')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
