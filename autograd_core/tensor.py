@@ -590,6 +590,7 @@ class Tensor:
     def __and__(self, o): return self._compare(o, "logical_and")
     def __or__(self, o): return self._compare(o, "logical_or")
     def __xor__(self, o): return self._compare(o, "logical_xor")
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
     def __invert__(self): return _make(backend_of(self._data).xp.logical_not(self._data), None)
 
     def __getitem__(self, index) -> Tensor:
@@ -692,7 +693,8 @@ _NUMPY_NAMES = {"absolute": "abs", "amax": "max", "amin": "min", "true_divide": 
                 "cumulative_sum": "cumsum", "cumulative_prod": "cumprod"}
 _COMPARISONS = {"less": "__lt__", "less_equal": "__le__", "greater": "__gt__",
                 "greater_equal": "__ge__", "equal": "__eq__", "not_equal": "__ne__",
-                "logical_and": "__and__", "logical_or": "__or__", "logical_xor": "__xor__"}
+                "logical_and": "__and__", "logical_or": "__or__", "logical_xor": "__xor__",
+                "bitwise_and": "__and__", "bitwise_or": "__or__", "bitwise_xor": "__xor__"}
 
 
 def _dispatch(name: str, kind: str, args, kwargs, unsupported: bool):
