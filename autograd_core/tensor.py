@@ -283,6 +283,20 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
     return t
 
 
+def device_and_dtype(name: str, args: tuple, device: Any, dtype: Any) -> tuple:
+    """`.to(...)`'s arguments: a device, a dtype, or both, each at most once."""
+    for arg in args:
+        if is_device_name(arg):
+            if device is not None:
+                raise TypeError(f"{name}: the device is given twice")
+            device = arg
+        elif dtype is None:
+            dtype = arg
+        else:
+            raise TypeError(f"{name}: expected a device and/or a dtype, got {args!r}")
+    return device, dtype
+
+
 def _rapply(op, a: Tensor, b: Any) -> Tensor:
     """`b op a`, for the reflected dunders."""
     return apply(op, (b, a))
@@ -491,15 +505,7 @@ class Tensor:
     def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Tensor:
         """`t.to("cuda")`, `t.to(ag.float64)`, or both: a device, a dtype, or each once.
         Moving is in the graph: the gradient moves back."""
-        for arg in args:
-            if is_device_name(arg):
-                if device is not None:
-                    raise TypeError("to: the device is given twice")
-                device = arg
-            elif dtype is None:
-                dtype = arg
-            else:
-                raise TypeError(f"to: expected a device and/or a dtype, got {args!r}")
+        device, dtype = device_and_dtype("to", args, device, dtype)
         out = self
         if dtype is not None and as_dtype(dtype, "to") != self._data.dtype:
             out = out.astype(dtype)

@@ -17,16 +17,14 @@ from typing import Any
 import numpy as np
 
 from autograd_core.backend import (
-    Device,
     backend_of,
     device_of,
-    is_device_name,
     is_floating,
     parse_device,
     to_device,
     to_numpy,
 )
-from autograd_core.tensor import RemovableHandle, Tensor, to_array
+from autograd_core.tensor import RemovableHandle, Tensor, device_and_dtype, to_array
 
 from .functional._inputs import array_of
 
@@ -257,15 +255,7 @@ class Module:
         self. The Parameter objects stay the same, so an optimizer holding them goes
         on working; integer buffers move but keep their dtype. An unknown device or
         a non-floating dtype raises before anything changes."""
-        for arg in args:
-            if is_device_name(arg) or isinstance(arg, Device):
-                if device is not None:
-                    raise TypeError("Module.to: the device is given twice")
-                device = arg
-            elif dtype is None:
-                dtype = arg
-            else:
-                raise TypeError(f"Module.to: expected a device and/or a dtype, got {args!r}")
+        device, dtype = device_and_dtype("Module.to", args, device, dtype)
         if dtype is not None:
             try:
                 dtype = np.dtype(dtype)

@@ -27,18 +27,8 @@ from .. import sampling as s
 from ..backend import backend_of
 from ..registry import defcomposite, defop
 from ..tensor import Tensor, _make
-from .index import _data, gather
+from .index import _axis, _data, gather
 from .shape import shape_str
-
-
-def _axis(name: str, axis: Any, shape: tuple) -> int:
-    """axis made non-negative, or an IndexError naming the op and the shape."""
-    n = len(shape)
-    axis = _index(axis)
-    if not -max(n, 1) <= axis < max(n, 1):
-        raise IndexError(f"{name}: axis {axis} is out of range for an input of shape "
-                         f"{shape_str(shape)}")
-    return axis % n if n else 0
 
 
 def _scan(xp, name, fn, x, axis, reverse):
