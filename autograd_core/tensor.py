@@ -178,10 +178,12 @@ def _as_result(backend, out, arrays, kw):
             out = np.asarray(out)  # numpy gives scalars for 0-d results
         return _default_float(out, arrays, kw) if out.dtype is _F64 else out
     xp = backend.xp
-    if not hasattr(out, "dtype"):
+    if not hasattr(out, "__array_namespace__") or isinstance(out, np.generic):
         out = xp.asarray(out)
+    elif backend_of(out) is not backend:
+        return out  # to_device's result, on another backend
     if out.dtype == xp.float64 and not (kw and "dtype" in kw) and not any(
-            getattr(a, "dtype", None) == xp.float64 for a in arrays):
+            type(a) is type(out) and a.dtype == xp.float64 for a in arrays):
         out = xp.astype(out, xp.float32)
     return out
 
