@@ -149,12 +149,12 @@ def test_generic_einsum_equals_numpys(seed):
 
 @pytest.mark.parametrize("seed", range(40))
 def test_generic_windows_equal_numpys(seed):
-    from autograd_core.ops.conv import _geometry, _sample_window, pair
+    from nn.functional.conv_ops import _sample_window, pair, window_geometry
     rng = np.random.default_rng(seed)
     shape, params = _sample_window(rng)
     x = rng.standard_normal(shape)
-    geometry = _geometry(shape, params["kernel_size"], params["stride"], params["padding"],
-                         params["dilation"])
+    geometry = window_geometry(shape, params["kernel_size"], params["stride"],
+                               params["padding"], params["dilation"])
     dil = pair(params["dilation"])
     np.testing.assert_array_equal(kernels.generic_windows(np)(x, geometry, dil),
                                   kernels.numpy_windows(x, geometry, dil))

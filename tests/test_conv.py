@@ -536,7 +536,7 @@ def test_conv2d_takes_pytorchs_bias_keyword():
 
 
 def test_large_columns_are_recomputed_with_the_same_gradients(monkeypatch):
-    from autograd_core.ops import conv
+    from nn.functional import conv_ops as conv
 
     rng = np.random.default_rng(7)
     x, w, b = t64(rng, 2, 3, 5, 5), t64(rng, 4, 3, 3, 3), t64(rng, 4)
@@ -557,7 +557,7 @@ def test_large_columns_are_recomputed_with_the_same_gradients(monkeypatch):
 @pytest.mark.parametrize("batch_innermost", [False, True])  # conv2d's output layout
 def test_max_pool_gradients_are_the_same_from_kept_or_recomputed_windows(monkeypatch,
                                                                           batch_innermost):
-    from autograd_core.ops import conv
+    from nn.functional import conv_ops as conv
 
     rng = np.random.default_rng(8)
     data = np.maximum(rng.standard_normal((3, 2, 6, 7)), 0)  # ties at 0 in many windows

@@ -1,8 +1,9 @@
-"""The op tables, by family. Importing this package registers every op."""
+"""The core's op tables, by family (the math ops). Importing this package registers
+them; the neural-network ops (convolution, pooling, fused layers, losses) are
+nn.functional's and are registered when it is imported."""
 
 from . import (  # noqa: F401
     composite,
-    conv,
     elementwise,
     index,
     linalg,

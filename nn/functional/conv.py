@@ -1,4 +1,4 @@
-"""Convolution and pooling over NCHW images: the fused ops of autograd_core/ops/conv.py.
+"""Convolution and pooling over NCHW images, on the registered ops of conv_ops.py.
 
 Output sizes follow PyTorch: floor((H + 2 padding - kernel) / stride) + 1.
 """
@@ -12,12 +12,12 @@ import numpy as np
 
 from autograd_core import sampling as s
 from autograd_core.backend import backend_of, is_floating
-from autograd_core.ops.conv import _first_max, _geometry, _layout, pair
 from autograd_core.ops.shape import index_outside
 from autograd_core.registry import NP, OP, defcomposite
 from autograd_core.tensor import Tensor, apply
 
 from ._inputs import array_of
+from .conv_ops import first_max, layout, pair, window_geometry
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "max_unpool2d", "avg_pool2d"]
 
@@ -146,8 +146,8 @@ def max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = No
 def relu_max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None = None,
                     padding: int | tuple = 0, dilation: int | tuple = 1,
                     ceil_mode: bool = False) -> Tensor:
-    """relu(max_pool2d(x)), equal to max_pool2d(relu(x)), in one node: how Sequential
-    runs ReLU -> MaxPool2d (values and gradients equal to the two in turn)."""
+    """relu(max_pool2d(x)), equal to max_pool2d(relu(x)), in one node: what nn.fuse
+    runs for ReLU -> MaxPool2d (values and gradients equal to the two in turn)."""
     return _max_pooled(_RELU_MAX_POOL2D, x, kernel_size, stride, padding, dilation,
                        ceil_mode)[0]
 
@@ -167,9 +167,9 @@ def _argmax_indices(xp: np.ndarray, pooled: np.ndarray, shape: tuple, kernel_siz
                     padding, dilation) -> Tensor:
     """Flat (H, W)-plane indices of each window's first maximum in the unpadded input
     `shape`, from the (padded) input `xp` the pool read."""
-    geometry = _geometry(xp.shape, kernel_size, stride, 0, dilation)
+    geometry = window_geometry(xp.shape, kernel_size, stride, 0, dilation)
     kh, kw, sh, sw, _, _, oh, ow = geometry
-    mask = _first_max(xp, pooled, kernel_size, stride, _layout(xp), None, dilation)
+    mask = first_max(xp, pooled, kernel_size, stride, layout(xp), None, dilation)
     k = np.argmax(mask.reshape(kh * kw, *pooled.shape), axis=0)
     (dh, dw), (ph, pw) = pair(dilation), pair(padding)
     rows = np.arange(oh)[:, None] * sh + (k // kw) * dh - ph

@@ -82,7 +82,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     return apply(_LINEAR, (x, weight, bias), {})
 
 
-# -- relu(linear(x)) in one node: how Sequential runs Linear -> ReLU (nn.Linear._then).
+# -- relu(linear(x)) in one node: what nn.fuse runs for Linear -> ReLU (nn.LinearReLU).
 # The same arrays as the two ops in turn, to the bit, forward and backward (relu's
 # rule g * (ans > 0), then linear's three), with one node and one module call fewer,
 # and relu applied in place to the product, which is fresh.
@@ -115,8 +115,8 @@ _LINEAR_RELU = defop("linear_relu", _linear_relu, vjp=_linear_relu_grads, nin=3,
                      sample=_sample_linear_relu)
 
 
-# -- linear(flatten(x)) in one node: how Sequential runs Flatten -> Linear (a CNN's
-# head, nn.Flatten._then). The rules are linear's on the (N, -1) view of x, dx
+# -- linear(flatten(x)) in one node: what nn.fuse runs for Flatten -> Linear (a CNN's
+# head, nn.FlattenLinear). The rules are linear's on the (N, -1) view of x, dx
 # reshaped back: the same arrays as the two ops in turn, with one node fewer.
 def _rows(xp, x):
     return xp.reshape(x, (x.shape[0], -1))  # arrays' reshape, or the reshape op in a rule

@@ -1,4 +1,9 @@
-"""2-D convolution and pooling over NCHW images.
+"""The registered ops of 2-D convolution and pooling over NCHW images.
+
+nn.functional.conv builds F.conv2d, F.max_pool2d, F.avg_pool2d and the rest on
+these ops (conv2d, unfold, fold, window_sum, window_spread, max_pool2d,
+avg_pool2d, relu_max_pool2d); importing nn.functional registers them. The core
+(autograd_core) holds only the math ops and never imports this module.
 
 Convolution is im2col: `unfold` gathers every kernel window into the columns
 of one matrix, so conv2d is a single matrix product, and `fold` is unfold's
@@ -29,12 +34,12 @@ import functools
 
 import numpy as np
 
-from .. import sampling as s
-from ..backend import NUMPY, backend_of
-from ..grad_mode import STATE
-from ..kernels import numpy_windows
-from ..registry import defop
-from .linalg import row_sums
+from autograd_core import sampling as s
+from autograd_core.backend import NUMPY, backend_of
+from autograd_core.grad_mode import STATE
+from autograd_core.kernels import numpy_windows
+from autograd_core.ops.linalg import row_sums
+from autograd_core.registry import defop
 
 
 def pair(v) -> tuple[int, int]:
@@ -57,7 +62,9 @@ def out_size(size: int, k: int, stride: int, padding: int = 0) -> int:
     return n
 
 
-def _geometry(shape: tuple, kernel_size, stride, padding=0, dilation=1) -> tuple:
+def window_geometry(shape: tuple, kernel_size, stride, padding=0, dilation=1) -> tuple:
+    """(kh, kw, sh, sw, ph, pw, oh, ow) of a window over an NCHW `shape`: the kernel,
+    stride (the kernel's when None), padding and output size."""
     try:  # a few geometries recur every step; the cache saves the parsing
         return _cached_geometry(tuple(shape), kernel_size, stride, padding, dilation)
     except TypeError:  # an unhashable argument (a list)
@@ -79,7 +86,7 @@ def _parse_geometry(shape: tuple, kernel_size, stride, padding=0, dilation=1) ->
 _cached_geometry = functools.lru_cache(maxsize=256)(_parse_geometry)
 
 
-def _layout(a) -> tuple | None:
+def layout(a) -> tuple | None:
     """a's axes from the largest stride to the smallest (its order in memory); None
     for other libraries' arrays (the standard shows no strides)."""
     a = getattr(a, "_data", a)  # a Tensor's array, under create_graph
@@ -115,7 +122,7 @@ def _inverse(order: tuple) -> tuple:
 def _in_layout(a: np.ndarray, order: tuple) -> np.ndarray:
     """a copied into memory order `order`, unless it is already laid out so. Mixing
     layouts in one ufunc call makes numpy iterate in short inner loops, 10x slower."""
-    if _layout(a) == order:
+    if layout(a) == order:
         return a
     return np.ascontiguousarray(a.transpose(order)).transpose(_inverse(order))
 
@@ -127,14 +134,15 @@ def _windows(x, geometry, dilation=1) -> np.ndarray:
 
 
 def _unfold(xp, x, kernel_size, stride=1, padding=0, dilation=1):
-    geometry = _geometry(x.shape, kernel_size, stride, padding, dilation)
+    geometry = window_geometry(x.shape, kernel_size, stride, padding, dilation)
     windows = xp.windows(x, geometry, pair(dilation))
     # numpy's are a strided view of x: copied here. Other libraries' are fresh.
     return np.ascontiguousarray(windows) if type(x) is np.ndarray else windows
 
 
 def _fold(xp, cols, shape, kernel_size, stride=1, padding=0, dilation=1):
-    kh, kw, sh, sw, ph, pw, oh, ow = _geometry(shape, kernel_size, stride, padding, dilation)
+    kh, kw, sh, sw, ph, pw, oh, ow = window_geometry(shape, kernel_size, stride, padding,
+                                                     dilation)
     dh, dw = pair(dilation)
     n, c, h, w = shape
     out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype, device=cols.device)
@@ -201,7 +209,8 @@ def _conv2d(xp, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1)
                          f"and {weight.shape}")
     if type(x) is not np.ndarray:
         return _conv2d_generic(xp, x, weight, bias, stride, padding, dilation, groups), None
-    windows = _windows(x, _geometry(x.shape, (kh, kw), stride, padding, dilation), dilation)
+    geometry = window_geometry(x.shape, (kh, kw), stride, padding, dilation)
+    windows = _windows(x, geometry, dilation)
     _, _, _, oh, ow, n = windows.shape
     k = cg * kh * kw  # one group's rows of the column matrix
     lead = _lead(groups)  # groups > 1: a stack of products, one per group
@@ -225,7 +234,7 @@ def _conv2d_generic(xp, x, weight, bias, stride, padding, dilation, groups):
     """conv2d with the standard's names: the windows' columns, one matmul per group,
     the bias broadcast in (numpy's route above folds it into the product)."""
     o, cg, kh, kw = weight.shape
-    geometry = _geometry(x.shape, (kh, kw), stride, padding, dilation)
+    geometry = window_geometry(x.shape, (kh, kw), stride, padding, dilation)
     windows = xp.windows(x, geometry, pair(dilation))
     _, _, _, oh, ow, n = windows.shape
     lead = _lead(groups)
@@ -320,7 +329,7 @@ def _offset_index(geometry, dilation, p: int, q: int) -> tuple:
 def _window_sum(xp, x, kernel_size, stride=None, mask=None, dilation=1):
     """Sum over each window (of the entries `mask` selects)."""
     out = None
-    geometry = _geometry(x.shape, kernel_size, stride, 0, dilation)
+    geometry = window_geometry(x.shape, kernel_size, stride, 0, dilation)
     if type(x) is not np.ndarray:  # the standard's names: no out=, no layouts
         for p, q, v in _offsets(x, geometry, dilation):
             if mask is not None:
@@ -337,7 +346,7 @@ def _window_sum(xp, x, kernel_size, stride=None, mask=None, dilation=1):
 def _window_spread(xp, g, shape, kernel_size, stride=None, mask=None, order=None, dilation=1):
     """window_sum's adjoint: g[n, c, i, j] added to every (selected) entry of window
     (i, j). `order` lays the result out in memory like the pooled input."""
-    geometry = _geometry(shape, kernel_size, stride, 0, dilation)
+    geometry = window_geometry(shape, kernel_size, stride, 0, dilation)
     kh, kw, sh, sw, _, _, oh, ow = geometry
     if type(g) is not np.ndarray:  # the standard's names: a zeros, then strided adds
         out = xp.zeros(tuple(shape), dtype=g.dtype, device=g.device)
@@ -358,7 +367,7 @@ def _window_spread(xp, g, shape, kernel_size, stride=None, mask=None, order=None
         g6 = g[:, :, :, None, :, None]
         if mask is None:
             np.copyto(_tiles(out, geometry), g6)
-        else:  # max pool's masks are window-major (see _first_max): write through them
+        else:  # max pool's masks are window-major (see first_max): write through them
             np.multiply(mask, g, out=_tiles(out, geometry).transpose(3, 5, 0, 1, 2, 4))
         return out
     for p, q, dst in _offsets(out, geometry, dilation):  # overlapping windows accumulate
@@ -401,7 +410,7 @@ def _sample_window_spread(rng):
 defop("window_sum", _window_sum,
       lambda xp, g, ans, x, kernel_size, stride=None, mask=None, dilation=1:
           xp.window_spread(g, shape=x.shape, kernel_size=kernel_size, stride=stride,
-                           mask=mask, order=_layout(x), dilation=dilation),
+                           mask=mask, order=layout(x), dilation=dilation),
       sample=_sample_window_sum, linear=True)
 defop("window_spread", _window_spread,
       lambda xp, g, ans, x, shape, kernel_size, stride=None, mask=None, order=None,
@@ -418,7 +427,7 @@ def _check4(x, what: str) -> None:
 
 def _max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
     _check4(x, "max_pool2d")
-    geometry = _geometry(x.shape, kernel_size, stride, 0, dilation)
+    geometry = window_geometry(x.shape, kernel_size, stride, 0, dilation)
     kh, kw, sh, sw = geometry[:4]
     if type(x) is not np.ndarray:
         slices = [v for _, _, v in _offsets(x, geometry, dilation)]
@@ -433,7 +442,7 @@ def _max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
         # the blocks. When a graph may be recorded, the winners are found here too,
         # while the blocks are still in cache (in backward they are not: reading
         # them again cost a miss per line), and only their mask is kept.
-        order = _layout(x)
+        order = layout(x)
         blocks = _window_blocks(x, geometry, order)
         flat = blocks.reshape(kh * kw, -1)
         out = np.array(flat[0]) if len(flat) == 1 else np.maximum(flat[0], flat[1])
@@ -442,7 +451,7 @@ def _max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
         ans = out.reshape(blocks.shape[2:]).transpose(_inverse(order))
         if not STATE.enabled or blocks.nbytes > KEEP_SAVED_BYTES:
             return ans, None
-        return ans, _first_max(x, ans, kernel_size, stride, order, blocks, dilation)
+        return ans, first_max(x, ans, kernel_size, stride, order, blocks, dilation)
     slices = [v for _, _, v in _offsets(x, geometry, dilation)]
     if len(slices) == 1:
         return np.array(slices[0], order="K"), None
@@ -471,11 +480,11 @@ def _mask_layout(pooled: tuple, order: tuple, kh: int, kw: int) -> tuple:
             (0, 1) + tuple(2 + a for a in _inverse(order)))
 
 
-def _first_max(x, ans, kernel_size, stride, order, blocks=None, dilation=1) -> np.ndarray:
+def first_max(x, ans, kernel_size, stride, order, blocks=None, dilation=1) -> np.ndarray:
     """The mask of each window's first maximum (in row-major window order), where
     PyTorch sends the gradient; from the forward's window blocks when given.
     `order` is x's layout."""
-    geometry = _geometry(x.shape, kernel_size, stride, 0, dilation)
+    geometry = window_geometry(x.shape, kernel_size, stride, 0, dilation)
     kh, kw, sh, sw, _, _, oh, ow = geometry
     shape, axes = _mask_layout(ans.shape, order, kh, kw)
     buf = np.empty(shape, bool)
@@ -521,15 +530,15 @@ def _max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None, dilation=1, saved=
     if type(xd) is not np.ndarray:
         mask = saved
         if mask is None:
-            geometry = _geometry(xd.shape, kernel_size, stride, 0, dilation)
+            geometry = window_geometry(xd.shape, kernel_size, stride, 0, dilation)
             slices = [v for _, _, v in _offsets(xd, geometry, dilation)]
             mask = _first_max_generic(backend_of(xd).xp, slices, ad, *geometry[:2])
         return xp.window_spread(g, shape=tuple(xd.shape), kernel_size=kernel_size,
                                 stride=stride, mask=mask, dilation=dilation)
     xa = np.asarray(x)
-    order = _layout(xa)
+    order = layout(xa)
     mask = saved if saved is not None else \
-        _first_max(xa, np.asarray(ans), kernel_size, stride, order, None, dilation)
+        first_max(xa, np.asarray(ans), kernel_size, stride, order, None, dilation)
     return xp.window_spread(g, shape=xa.shape, kernel_size=kernel_size, stride=stride,
                             mask=mask, order=order, dilation=dilation)
 
@@ -545,7 +554,7 @@ def _avg_pool2d(xp, x, kernel_size, stride=None):
 def _avg_pool2d_grad(xp, g, ans, x, kernel_size, stride=None):
     kh, kw = pair(kernel_size)
     return xp.window_spread(g * (1.0 / (kh * kw)), shape=x.shape, kernel_size=kernel_size,
-                            stride=stride, order=_layout(x))
+                            stride=stride, order=layout(x))
 
 
 defop("max_pool2d", _max_pool2d, _max_pool2d_grad, linear=True, saves=True,
@@ -556,8 +565,8 @@ defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True,
 
 
 # relu(max_pool2d(x)) as one node: it equals max_pool2d(relu(x)), relu being monotone,
-# and is how Sequential runs ReLU -> MaxPool2d (nn.ReLU._then), with relu on the pool's
-# share of the data. One node and two arrays a step fewer than the two ops in turn, and
+# and is what nn.fuse runs for ReLU -> MaxPool2d (nn.ReLUMaxPool2d), with relu on the
+# pool's share of the data. One node and two arrays a step fewer than the two ops in turn, and
 # the same values and gradients, to the bit: max_pool2d's gradient, of g where the
 # window's maximum is positive (relu'(0) = 0, PyTorch's).
 def _relu_max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
