@@ -127,6 +127,7 @@ def make_steps(args, batches) -> dict:
     import autograd_core as ag
     import nn
 
+    ag.allocator.tune_malloc()  # as run.py's harness does: no page faults on temporaries
     ag.manual_seed(0)
     config = gpt.GPTConfig(vocab_size=args.vocab, block_size=args.context, n_layer=args.layers,
                            n_head=args.heads, n_embd=args.width)
