@@ -127,6 +127,7 @@ def make_steps(args, batches) -> dict:
     import autograd_core as ag
     import nn
 
+    ag.allocator.tune_malloc()  # as run.py's harness does: no page faults on temporaries
     ag.manual_seed(0)
     config = gpt.GPTConfig(vocab_size=args.vocab, block_size=args.context, n_layer=args.layers,
                            n_head=args.heads, n_embd=args.width)
@@ -166,6 +167,37 @@ def make_steps(args, batches) -> dict:
 
     steps["PyTorch"] = torch_step
     return steps
+
+
+def cases(quick: bool) -> list:
+    """The step as a row of `run.py`'s table (no floor: times, and the ratio to PyTorch)."""
+    import harness
+
+    args = argparse.Namespace(layers=4, heads=4, width=128, context=64, batch=32, vocab=96,
+                              threads=harness.blas_threads())
+    rng = np.random.default_rng(0)
+    batches = [tuple(rng.integers(0, args.vocab, (args.batch, args.context)) for _ in "xy")
+               for _ in range(4)]
+    built = {}  # both models made at once, so PyTorch's copies the untrained weights
+
+    def factory(name):
+        def make():
+            if not built:
+                try:
+                    harness.load_nn()
+                except ImportError:
+                    built["autograd-core"] = None
+                else:
+                    built.update(make_steps(args, batches))
+            if built.get(name) is None:
+                raise ImportError(f"{name} is not importable")
+            return harness.two_steps_first(built[name])
+        return make
+
+    name = (f"gpt step, {args.layers} layers, {args.heads} heads, width {args.width}, "
+            f"context {args.context}, batch {args.batch}")
+    return [harness.Case(name, {n: factory(n) for n in ("autograd-core", "PyTorch")},
+                         rtol=1e-4, reference="PyTorch")]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,10 @@ class Case:
     n_ops: int | None = None  # set for chains: per-op microseconds are reported
     rtol: float = 1e-3  # agreement of each first result with the floor's
     others_cpu: float | None = None  # cores other processes used while this case ran
+    # Without a floor (a whole GPT or ResNet by hand is not practical), the engine
+    # whose first result the others are checked against; times are then absolute,
+    # with autograd-core's ratio to PyTorch beside its own.
+    reference: str = FLOOR
 
 
 @dataclass
@@ -251,12 +255,14 @@ def measure(case: Case, repeat: int, target: float, settle: float) -> dict[str, 
     # not for traversing other libraries' objects at each full collection.
     gc.collect()
     gc.freeze()
+    ref = FLOOR if FLOOR in case.impls else case.reference
     for name in steps:
-        if name != FLOOR and FLOOR in steps:
-            err = rel_err(results[name], results[FLOOR])
+        if name != ref and ref in steps:
+            err = rel_err(results[name], results[ref])
             if err > case.rtol:
                 outcomes[name].agrees = False
-                outcomes[name].detail = f"first result differs from the floor's by {err:.2g}"
+                whose = "the floor's" if ref == FLOOR else f"{ref}'s"
+                outcomes[name].detail = f"first result differs from {whose} by {err:.2g}"
     names = list(steps)
     for r in range(repeat):  # rotate the order so no engine always runs first
         for name in names[r % len(names) :] + names[: r % len(names)]:
@@ -301,10 +307,31 @@ def ratio_table(rows: list[tuple[Case, dict[str, Outcome]]], how: str) -> str:
             elif base and len(o.samples) == len(floor.samples):
                 cells.append(f"{ratio(o, floor, how):.2f}x" + ("" if o.agrees else " (!)"))
             else:
-                cells.append(_fmt_time(o.stat(how)))
+                cells.append(_fmt_time(o.stat(how)) + _vs_torch(name, o, outs, how)
+                             + ("" if o.agrees else " (!)"))
         others = "?" if case.others_cpu is None else f"{case.others_cpu:.2f} cores"
         lines.append(f"| {case.name} | " + " | ".join(cells) + f" | {others} |")
     return "\n".join(lines)
+
+
+def _vs_torch(name: str, o: Outcome, outs: dict[str, Outcome], how: str) -> str:
+    """autograd-core's ratio to PyTorch, for a case without a floor."""
+    t = outs.get("PyTorch")
+    if name != "autograd-core" or not t or len(t.samples) != len(o.samples) or not o.samples:
+        return ""
+    return f" ({ratio(o, t, how):.2f}x PyTorch)"
+
+
+def two_steps_first(step):
+    """A training step whose first call makes two steps and returns both results, so
+    the check against the reference covers the optimizer's update too."""
+    calls = [0]
+
+    def run():
+        calls[0] += 1
+        return np.array([step(), step()]) if calls[0] == 1 else step()
+
+    return run
 
 
 def per_op_table(rows: list[tuple[Case, dict[str, Outcome]]], how: str) -> str:
@@ -332,6 +359,13 @@ def notes(rows: list[tuple[Case, dict[str, Outcome]]]) -> list[str]:
     ]
 
 
+def _paired_to_torch(o: Outcome, outs: dict[str, Outcome]) -> float | None:
+    t = outs.get("PyTorch")
+    if not o.samples or not t or len(t.samples) != len(o.samples):
+        return None
+    return ratio(o, t, "paired")
+
+
 def to_json(rows: list[tuple[Case, dict[str, Outcome]]]) -> dict:
     out = {}
     for case, outs in rows:
@@ -348,6 +382,7 @@ def to_json(rows: list[tuple[Case, dict[str, Outcome]]]) -> dict:
                 "median": statistics.median(o.samples) if o.samples else None,
                 "ratio_min": min(o.samples) / base if o.samples and base else None,
                 "ratio_median": ratio(o, floor, "median") if o.samples and base else None,
+                "ratio_paired_to_pytorch": _paired_to_torch(o, outs),
                 "ratio_paired": ratio(o, floor, "paired")
                 if o.samples and base and len(o.samples) == len(floor.samples) else None,
                 "us_per_op": min(o.samples) / case.n_ops * 1e6

@@ -3,7 +3,7 @@
     .bench-venv/bin/python benchmarks/run.py [--quick] [--only NAME] [--repeat N]
         [--stat min|median|paired] [--settle SECONDS] [--json PATH]
 
-NAME: chain1k, chain100k, mlp, cnn, memory. See benchmarks/README.md.
+NAME: chain1k, chain100k, mlp, cnn, attention, gpt, resnet, memory. See benchmarks/README.md.
 
 Prints markdown tables of times as multiples of the numpy floor. Never asserts
 on times; refuses only to time a floor whose gradients are wrong.
@@ -17,17 +17,23 @@ import os
 import sys
 import time
 
+import attention
 import chain
 import cnn
+import gpt
 import harness
 import memory
 import mlp
+import resnet
 
 WORKLOADS = {  # name -> (check the floor, cases(quick))
     "chain1k": (chain.check, lambda quick: chain.cases(1_000, 16)),
     "chain100k": (chain.check, lambda quick: chain.cases(100_000, 4)),
     "mlp": (mlp.check, mlp.cases),
     "cnn": (cnn.check, cnn.cases),
+    "attention": (attention.check, attention.cases),
+    "gpt": (None, gpt.cases),  # no floor: autograd-core against PyTorch
+    "resnet": (None, resnet.cases),
 }
 
 
@@ -62,13 +68,13 @@ def main(argv=None) -> int:
         if name == "memory":
             continue
         check, cases = WORKLOADS[name]
-        if check not in checks:
+        if check is not None and check not in checks:
             try:
                 checks[check] = check()
             except harness.FloorError as e:
                 checks[check] = e
             print(f"- {checks[check]}", flush=True)
-        if isinstance(checks[check], harness.FloorError):
+        if isinstance(checks.get(check), harness.FloorError):
             print(f"**{name}: not timed, the floor is wrong**")
             continue
         for case in cases(args.quick):
