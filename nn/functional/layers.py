@@ -33,7 +33,11 @@ def _linear(xp, x, weight, bias=None):
         raise ValueError(f"the input has {got} features (last axis) but the weight "
                          f"{tuple(weight.shape)} = (out_features, in_features) expects "
                          f"{weight.shape[1]}")
-    out = xp.matmul(x, weight.T)
+    if x.ndim > 2:  # one 2-D product: numpy runs a stacked matmul as many small ones
+        o, i = weight.shape
+        out = xp.reshape(xp.matmul(xp.reshape(x, (-1, i)), weight.T), x.shape[:-1] + (o,))
+    else:
+        out = xp.matmul(x, weight.T)
     if bias is not None:
         try:
             out += bias  # out is fresh: add in place, no second array
@@ -49,6 +53,8 @@ def _linear_dx(xp, g, ans, x, weight, bias=None):
         # dx laid out like x (column-major: a flattened conv output, batch innermost),
         # so the backward pass upstream does not mix layouts. Same product, transposed.
         return xp.matmul(weight.T, g.T).T
+    if g.ndim > 2:  # as the forward: one 2-D product
+        return xp.reshape(xp.matmul(xp.reshape(g, (-1, weight.shape[0])), weight), x.shape)
     return xp.matmul(g, weight)  # dx = g W
 
 
