@@ -4,9 +4,11 @@ A backend is an array library that follows the array API standard: numpy
 (the default, device "cpu"), CuPy for NVIDIA GPUs ("cuda", "cuda:1"), or any
 other library whose arrays have ``__array_namespace__`` (array-api-strict is
 the test stand-in). Ops are written once against ``backend.xp``: the
-library's standard names, plus the few kernels the standard lacks (below,
-``Extras``). The backend of an array is found by its type, once per type,
-so finding it costs one dictionary lookup per op.
+library's standard names, plus the few kernels the standard lacks (the
+"extras" below: scatter-add, strided windows, einsum, indexing; numpy's
+faster routes stand beside the generic ones in kernels.py). The backend of an
+array is found by its type, once per type, so finding it costs one dictionary
+lookup per op.
 """
 
 from __future__ import annotations
@@ -263,7 +265,3 @@ def to_device(array: Any, device: Any) -> Any:
 def to_numpy(array: Any) -> np.ndarray:
     """A host copy of a backend's array (the array itself on numpy)."""
     return backend_of(array).xp.to_host(array)
-
-
-def seterr_context(array: Any):
-    return backend_of(array).xp.errstate

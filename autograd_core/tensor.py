@@ -714,7 +714,8 @@ def _dispatch(name: str, kind: str, args, kwargs, unsupported: bool):
             a, b = args
             if isinstance(a, Tensor):
                 return getattr(a, _COMPARISONS[name])(b)
-            return getattr(as_tensor_like(a, b), _COMPARISONS[name])(b)
+            return getattr(_make(backend_of(b._data).xp.asarray(a), None),
+                           _COMPARISONS[name])(b)
         if name in ("shape", "ndim", "size"):
             return getattr(args[0], name)
         namespace = ag.linalg if kind == "linalg" and hasattr(ag, "linalg") else ag
@@ -727,10 +728,6 @@ def _dispatch(name: str, kind: str, args, kwargs, unsupported: bool):
                                                "gradient is needed"
     raise TypeError(f"numpy.{'linalg.' if kind == 'linalg' else ''}{name} has no "
                     f"registered op for Tensors (out= and ufunc methods neither){hint}")
-
-
-def as_tensor_like(a, other: Tensor) -> Tensor:
-    return _make(backend_of(other._data).xp.asarray(a), None)
 
 
 class RemovableHandle:
