@@ -511,7 +511,42 @@ def _torch_cuda():
     return torch if torch.cuda.is_available() else None
 
 
-def speed(dev: Device, deadline: float) -> dict:
+def _speed_mlp(dev: Device, torch, n: int, rng, sizes=(784, 1024, 1024, 10)) -> tuple:
+    """(engine, floor, torch or None) seconds per SGD step of the MLP at batch n, after
+    checking that the floor computes the engine's losses on two consecutive steps."""
+    cp, f32 = dev.cupy, np.float32
+    x = rng.standard_normal((n, sizes[0])).astype(f32)
+    y = rng.integers(0, sizes[-1], n)
+    trainer = Classifier(lambda: _mlp(sizes), [(x, y)], dev.put, momentum=0)
+    init = [to_numpy(p.data) for p in trainer.parameters()]
+    floor = FloorMLP(cp, [cp.asarray(p) for p in init], 0.01)
+    xd, yd = cp.asarray(x), cp.asarray(y)
+    l_engine = [float(to_numpy(trainer.step().data)) for _ in range(2)]
+    l_floor = [float(floor.step(xd, yd)) for _ in range(2)]
+    err = max(abs(a - b) / (1e-6 + 1e-4 * abs(b)) for a, b in zip(l_floor, l_engine))
+    if not err <= 1:
+        raise AssertionError(f"MLP floor disagrees with the engine at batch {n}: "
+                             f"floor losses {l_floor}, engine {l_engine}")
+    t_engine = per_call(trainer.step, dev.sync)
+    t_floor = per_call(lambda: floor.step(xd, yd), dev.sync)
+    if torch is None:
+        return t_engine, t_floor, None
+    F = torch.nn.functional
+    tp = [torch.tensor(p, device="cuda", requires_grad=True) for p in init]
+    topt = torch.optim.SGD(tp, lr=0.01)
+    tx, ty = torch.tensor(x, device="cuda"), torch.tensor(y, device="cuda")
+
+    def torch_step():
+        topt.zero_grad()
+        h = F.relu(F.linear(tx, tp[0], tp[1]))
+        h = F.relu(F.linear(h, tp[2], tp[3]))
+        F.cross_entropy(F.linear(h, tp[4], tp[5]), ty).backward()
+        topt.step()
+    return t_engine, t_floor, per_call(torch_step, torch.cuda.synchronize)
+
+
+def speed(dev: Device, deadline: float, batches=(128, 1024, 8192), quick=False) -> dict:
+    """The speed table (CuPy; with quick, tiny sizes: how the tests run it on numpy)."""
     cp, torch = dev.cupy, _torch_cuda()
     rows, notes = [], []
     tsync = torch.cuda.synchronize if torch is not None else None
@@ -524,40 +559,13 @@ def speed(dev: Device, deadline: float) -> dict:
                      "torch_ms": None if torch_t is None else torch_t * 1e3})
 
     # MLP 784-1024-1024-10, plain SGD lr 0.01
-    for n in (128, 1024, 8192):
+    sizes = (32, 16, 16, 10) if quick else (784, 1024, 1024, 10)
+    for n in batches:
         if time.monotonic() > deadline:
             notes.append(f"MLP batch {n}: not run (time budget)")
             continue
-        x = rng.standard_normal((n, 784)).astype(f32)
-        y = rng.integers(0, 10, n)
-        trainer = Classifier(lambda: _mlp((784, 1024, 1024, 10)), [(x, y)], dev.put, momentum=0)
-        init = [to_numpy(p.data) for p in trainer.parameters()]
-        floor = FloorMLP(cp, [cp.asarray(p) for p in init], 0.01)
-        xd, yd = cp.asarray(x), cp.asarray(y)
-        # the floor must be the engine's computation: same loss on two consecutive steps
-        l_engine = [float(to_numpy(trainer.step().data)) for _ in range(2)]
-        l_floor = [float(floor.step(xd, yd)) for _ in range(2)]
-        err = max(abs(a - b) / (1e-6 + 1e-4 * abs(b)) for a, b in zip(l_floor, l_engine))
-        if not err <= 1:
-            raise AssertionError(f"MLP floor disagrees with the engine at batch {n}: "
-                                 f"floor losses {l_floor}, engine {l_engine}")
-        t_engine = per_call(trainer.step, dev.sync)
-        t_floor = per_call(lambda: floor.step(xd, yd), dev.sync)
-        t_torch = None
-        if torch is not None:
-            tp = [torch.tensor(p, device="cuda", requires_grad=True) for p in init]
-            topt = torch.optim.SGD(tp, lr=0.01)
-            tx, ty = torch.tensor(x, device="cuda"), torch.tensor(y, device="cuda")
-            F = torch.nn.functional
-
-            def torch_step():
-                topt.zero_grad()
-                h = F.relu(F.linear(tx, tp[0], tp[1]))
-                h = F.relu(F.linear(h, tp[2], tp[3]))
-                F.cross_entropy(F.linear(h, tp[4], tp[5]), ty).backward()
-                topt.step()
-            t_torch = per_call(torch_step, tsync)
-        add(f"MLP 784-1024-1024-10, batch {n} (fwd+bwd+SGD)", t_engine, t_floor, t_torch)
+        add(f"MLP {'-'.join(map(str, sizes))}, batch {n} (fwd+bwd+SGD)",
+            *_speed_mlp(dev, torch, n, rng, sizes))
 
     # a chain of 1000 elementwise ops on 16 floats, per op (fwd+bwd)
     if time.monotonic() < deadline:
@@ -569,7 +577,7 @@ def speed(dev: Device, deadline: float) -> dict:
             chain(x, ag.tanh, 1000).sum().backward()
             return x.grad
         g_engine = to_numpy(engine_chain().data)
-        g_floor = cp.asnumpy(floor_chain_grad(cp, xd, 1000))
+        g_floor = to_numpy(floor_chain_grad(cp, xd, 1000))
         if not np.allclose(g_engine, g_floor, rtol=1e-4, atol=1e-6):
             raise AssertionError("chain floor disagrees with the engine")
         t_torch = None
@@ -588,7 +596,7 @@ def speed(dev: Device, deadline: float) -> dict:
         notes.append("chain: not run (time budget)")
 
     # the small CNN and the ring-GAN step: engine against PyTorch (no hand-written floor)
-    work = workloads(False)
+    work = workloads(quick)
     for name, make in list(work.items())[1:]:
         if time.monotonic() > deadline:
             notes.append(f"{name}: not run (time budget)")
@@ -670,7 +678,8 @@ def markdown(report: dict) -> str:
            f"{report['environment']}", "", f"Total time: {report['seconds']:.1f} s.", ""]
     if "training" in report:
         out += ["## Training: 5 steps on the device equal 5 steps on numpy", "",
-                "| case | status | loss error | parameter error | detail |", "|---|---|---|---|---|"]
+                "| case | status | loss error | parameter error | detail |",
+                "|---|---|---|---|---|"]
         out += [f"| {r['case']} | {r['status']} | {_fmt(r.get('loss_error'))} | "
                 f"{_fmt(r.get('param_error'))} | {r.get('detail', '')} |"
                 for r in report["training"]["rows"]]
@@ -767,6 +776,9 @@ def main(argv=None) -> int:
                                 "notes": [f"speed failed: {type(exc).__name__}: {exc}"]}
         else:
             names = [n for n in args.ops.split(",") if n] or all_names()
+            unknown = sorted(set(names) - set(all_names()))
+            if unknown:
+                raise SystemExit(f"--ops: unknown op or composite {', '.join(unknown)}")
             report[part] = parity(dev, names, deadline)
         print(f"{part}: {'ok' if report[part]['ok'] else 'FAILED'} "
               f"({time.perf_counter() - t0:.1f} s)", flush=True)
