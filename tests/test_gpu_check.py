@@ -120,3 +120,38 @@ def test_the_speed_part_runs_with_its_floor_checks(monkeypatch):
     assert result["rows"][0]["floor_ms"] > 0 and result["rows"][1]["floor_ms"] > 0
     assert gc.markdown({"device": "x", "environment": "", "seconds": 0.0,
                         "speed": result}).count("\n| ") == 5
+
+
+def test_cupy_extras_fill_the_standard_names_an_older_cupy_lacks():
+    """autograd_core.cuda's fills, on numpy standing in for a CuPy that mirrors numpy 1."""
+    from types import SimpleNamespace
+
+    from autograd_core.cuda import _standard_names
+    missing = {"concat", "pow", "acos", "cumulative_sum", "cumulative_prod", "unique_all",
+               "isdtype", "astype", "permute_dims", "matrix_transpose"}
+    old = SimpleNamespace(**{k: getattr(np, k) for k in dir(np)
+                             if not k.startswith("_") and k not in missing})
+    old.linalg = SimpleNamespace(svd=np.linalg.svd, inv=np.linalg.inv)
+    entered = []
+
+    class Dev:
+        def __enter__(self):
+            entered.append(1)
+
+        def __exit__(self, *exc):
+            return False
+    names = _standard_names(old)
+    assert missing <= set(names)
+    x = np.array([[3.0, 1.0, 3.0], [2.0, 2.0, 5.0]])
+    np.testing.assert_array_equal(names["cumulative_sum"](x, axis=1, include_initial=True),
+                                  np.concatenate([np.zeros((2, 1)), np.cumsum(x, 1)], 1))
+    np.testing.assert_array_equal(names["cumulative_prod"](x[0]), np.cumprod(x[0]))
+    u = names["unique_all"](x)
+    np.testing.assert_array_equal(u.values[u.inverse_indices], x)
+    np.testing.assert_array_equal(x.reshape(-1)[u.indices], u.values)
+    assert names["isdtype"](x.dtype, "real floating")
+    np.testing.assert_allclose(names["linalg"].svdvals(x), np.linalg.svdvals(x))
+    z = names["zeros"]((2,), dtype=np.float32, device=Dev())
+    a = names["asarray"](x, device=Dev(), copy=True)
+    assert z.dtype == np.float32 and a is not x and len(entered) == 2
+    assert names["asarray"](x) is x
