@@ -1,0 +1,157 @@
+"""The GPU check (benchmarks/gpu_check.py) without a GPU: its device logic runs on
+the array-api-strict stand-in, its floors are checked on numpy, and on a machine
+without CuPy `--device cuda` skips cleanly."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+
+pytest.importorskip("array_api_strict")
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+STRICT = "array_api_strict:device1"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gc = _load()
+
+
+def test_parity_training_and_sync_pass_on_the_stand_in(tmp_path):
+    out = tmp_path / "report.md"
+    rc = gc.main(["--device", STRICT, "--parity", "--training", "--sync", "--out", str(out),
+                  "--ops", "exp,matmul,conv2d,cross_entropy,linalg_solve,take_along_axis"])
+    assert rc == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert [r["status"] for r in report["training"]["rows"]] == ["ok"] * 3
+    assert [r["status"] for r in report["sync"]["rows"]] == ["ok"] * 3
+    assert {r["dtype"] for r in report["parity"]["rows"]} == {"float64", "float32"}
+    assert report["parity"]["failed"] == [] and report["parity"]["unreached"] == []
+    assert "speed" not in report  # CuPy only
+    text = out.read_text()
+    assert "## Training" in text and "## Sync" in text and "## Parity" in text
+
+
+def test_a_wrong_result_fails_parity(monkeypatch):
+    dev = gc.Device(STRICT)
+    real = dev.put
+    monkeypatch.setattr(dev, "put", lambda a: real(a * 1.01 if a.dtype.kind == "f" else a))
+    result = gc.parity(dev, ["exp"], deadline=float("inf"))
+    assert not result["ok"] and result["failed"]
+
+
+def test_a_host_read_fails_the_sync_part(monkeypatch):
+    dev = gc.Device(STRICT)
+    original = gc.Classifier.step
+
+    def step(self, i=0):
+        loss = original(self, i)
+        bool(loss.data > 0)  # a hidden host read
+        return loss
+    monkeypatch.setattr(gc.Classifier, "step", step)
+    rows = gc.sync_check(dev, quick=True)["rows"]
+    assert [r["status"] for r in rows] == ["FAIL", "FAIL", "ok"]
+    assert "__bool__" in rows[0]["detail"]
+
+
+def test_the_time_budget_lists_what_parity_did_not_reach():
+    result = gc.parity(gc.Device(STRICT), ["exp", "log"], deadline=0.0)
+    assert result["unreached"] == ["exp", "log"] and not result["ok"]
+
+
+def test_the_mlp_floor_equals_the_engine_on_numpy():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 12)).astype(np.float32)
+    y = rng.integers(0, 10, 6)
+    trainer = gc.Classifier(lambda: gc._mlp((12, 16, 8, 10)), [(x, y)], None, momentum=0)
+    floor = gc.FloorMLP(np, [np.asarray(p.data) for p in trainer.parameters()], 0.01)
+    for _ in range(3):
+        np.testing.assert_allclose(float(floor.step(x, y)), float(trainer.step().data),
+                                   rtol=1e-5)
+    for p, q in zip(floor.params, trainer.parameters()):
+        np.testing.assert_allclose(p, q.data, rtol=1e-5, atol=1e-6)
+
+
+def test_the_chain_floor_equals_the_engine_on_numpy():
+    x0 = np.random.default_rng(1).standard_normal(16)
+    x = ag.tensor(x0, requires_grad=True)
+    gc.chain(x, ag.tanh, 30).sum().backward()
+    np.testing.assert_allclose(gc.floor_chain_grad(np, x0, 30), x.grad.data, rtol=1e-12)
+
+
+def test_without_cupy_the_gpu_check_skips_cleanly(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(gc, "cupy_or_none", lambda: None)
+    assert gc.main(["--device", "cuda", "--out", str(tmp_path / "r.md")]) == 0
+    assert gc.SKIPPED in capsys.readouterr().out
+    assert not (tmp_path / "r.md").exists()
+
+
+class _NumpyAsCupy:
+    """The speed part's device on numpy (its floors take numpy's route): runs every
+    line of it except the CuPy kernels and PyTorch."""
+
+    name, kind, where = "cpu", "numpy", None
+    cupy = np
+
+    def put(self, a):
+        return np.asarray(a)
+
+    def sync(self):
+        pass
+
+
+def test_the_speed_part_runs_with_its_floor_checks(monkeypatch):
+    monkeypatch.setattr(gc, "_torch_cuda", lambda: None)
+    result = gc.speed(_NumpyAsCupy(), float("inf"), batches=(4,), quick=True)
+    cases = [r["case"] for r in result["rows"]]
+    assert len(cases) == 4 and cases[0].startswith("MLP") and "chain" in cases[1]
+    assert all(r["engine_ms"] > 0 for r in result["rows"])
+    assert result["rows"][0]["floor_ms"] > 0 and result["rows"][1]["floor_ms"] > 0
+    assert gc.markdown({"device": "x", "environment": "", "seconds": 0.0,
+                        "speed": result}).count("\n| ") == 5
+
+
+def test_cupy_extras_fill_the_standard_names_an_older_cupy_lacks():
+    """autograd_core.cuda's fills, on numpy standing in for a CuPy that mirrors numpy 1."""
+    from types import SimpleNamespace
+
+    from autograd_core.cuda import _standard_names
+    missing = {"concat", "pow", "acos", "cumulative_sum", "cumulative_prod", "unique_all",
+               "isdtype", "astype", "permute_dims", "matrix_transpose"}
+    old = SimpleNamespace(**{k: getattr(np, k) for k in dir(np)
+                             if not k.startswith("_") and k not in missing})
+    old.linalg = SimpleNamespace(svd=np.linalg.svd, inv=np.linalg.inv)
+    entered = []
+
+    class Dev:
+        def __enter__(self):
+            entered.append(1)
+
+        def __exit__(self, *exc):
+            return False
+    names = _standard_names(old)
+    assert missing <= set(names)
+    x = np.array([[3.0, 1.0, 3.0], [2.0, 2.0, 5.0]])
+    np.testing.assert_array_equal(names["cumulative_sum"](x, axis=1, include_initial=True),
+                                  np.concatenate([np.zeros((2, 1)), np.cumsum(x, 1)], 1))
+    np.testing.assert_array_equal(names["cumulative_prod"](x[0]), np.cumprod(x[0]))
+    u = names["unique_all"](x)
+    np.testing.assert_array_equal(u.values[u.inverse_indices], x)
+    np.testing.assert_array_equal(x.reshape(-1)[u.indices], u.values)
+    assert names["isdtype"](x.dtype, "real floating")
+    np.testing.assert_allclose(names["linalg"].svdvals(x), np.linalg.svdvals(x))
+    z = names["zeros"]((2,), dtype=np.float32, device=Dev())
+    a = names["asarray"](x, device=Dev(), copy=True)
+    assert z.dtype == np.float32 and a is not x and len(entered) == 2
+    assert names["asarray"](x) is x
