@@ -258,7 +258,7 @@ def to_device(array: Any, device: Any) -> Any:
     if source is target:
         if target.single_device or source.device(array) == Device(str(device)):
             return array
-        return target.library.asarray(array, device=where, copy=True)
+        return target.xp.asarray(array, device=where, copy=True)
     return target.xp.from_host(source.xp.to_host(array), where)
 
 
