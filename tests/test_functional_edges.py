@@ -22,6 +22,8 @@ DTYPES = [np.float32, np.float64]
 
 # name -> (function, values at POINTS, derivatives at POINTS)
 LEFT0 = ([0, 0, 1e4, INF], [0, 0, 1, 1])  # -> 0 on the left, -> x on the right
+NAN = float("nan")
+NAN_AT_INF = ([NAN, 0, 1e4, INF], [NAN, 0, 1, NAN])
 ACTIVATIONS = {
     "relu": (F.relu, *LEFT0),
     "leaky_relu": (F.leaky_relu, [-INF, -100, 1e4, INF], [0.01, 0.01, 1, 1]),
@@ -32,17 +34,18 @@ ACTIVATIONS = {
     "selu": (F.selu, [-SELU_SCALE * SELU_ALPHA] * 2 + [SELU_SCALE * 1e4, INF],
              [0, 0, SELU_SCALE, SELU_SCALE]),
     "celu": (F.celu, [-1, -1, 1e4, INF], [0, 0, 1, 1]),
-    "gelu": (F.gelu, *LEFT0),
-    "gelu_tanh": (lambda x: F.gelu(x, "tanh"), *LEFT0),
-    "silu": (F.silu, *LEFT0),
-    "mish": (F.mish, *LEFT0),
+    # PyTorch's values, nan where its formula meets inf * 0 (torch 2.13, float64)
+    "gelu": (F.gelu, *NAN_AT_INF),
+    "gelu_tanh": (lambda x: F.gelu(x, "tanh"), *NAN_AT_INF),
+    "silu": (F.silu, *NAN_AT_INF),
+    "mish": (F.mish, *NAN_AT_INF),
     "softplus": (F.softplus, *LEFT0),
-    "softsign": (F.softsign, [-1, -1e4 / 10001, 1e4 / 10001, 1],
-                 [0, 1 / 10001 ** 2, 1 / 10001 ** 2, 0]),
+    "softsign": (F.softsign, [NAN, -1e4 / 10001, 1e4 / 10001, NAN],
+                 [NAN, 1 / 10001 ** 2, 1 / 10001 ** 2, NAN]),
     "hardtanh": (F.hardtanh, [-1, -1, 1, 1], [0, 0, 0, 0]),
     "relu6": (F.relu6, [0, 0, 6, 6], [0, 0, 0, 0]),
     "hardsigmoid": (F.hardsigmoid, [0, 0, 1, 1], [0, 0, 0, 0]),
-    "hardswish": (F.hardswish, *LEFT0),
+    "hardswish": (F.hardswish, [NAN, 0, 1e4, INF], [0, 0, 1, 1]),
     "logsigmoid": (F.logsigmoid, [-INF, -1e4, 0, 0], [1, 1, 0, 0]),
     "sigmoid": (F.sigmoid, [0, 0, 1, 1], [0, 0, 0, 0]),
     "tanh": (F.tanh, [-1, -1, 1, 1], [0, 0, 0, 0]),

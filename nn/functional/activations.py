@@ -7,8 +7,8 @@ registry-driven gradient tests. The rest are composites of registered ops.
 
 Numerics by construction: sigmoid, softplus, logsigmoid and mish go through
 exp(-|x|) <= 1; softmax and log_softmax are shifted by the max; nothing
-overflows at +-1e4, +-inf gives each function's limit (see _limits), and no
-RuntimeWarning is raised. Kinks take the subgradient PyTorch takes: the left
+overflows at +-1e4, +-inf gives PyTorch's value (see _limits: nan where its
+formula meets inf * 0), and no RuntimeWarning is raised. Kinks take the subgradient PyTorch takes: the left
 side's (relu'(0) = 0, leaky_relu'(0) = slope, elu'(0) = alpha), hardtanh
 and hardsigmoid 0 on their corners, hardswish 0 at -3 and 1 at 3 (as PyTorch 2.x).
 """
@@ -54,9 +54,10 @@ def _params(rng: np.random.Generator, **choices: tuple) -> dict:
 # -- numerics at the ends of the line -------------------------------------------
 # Where a formula multiplies a factor that tends to 0 by x, x = +-inf gives 0 * inf =
 # nan (and a RuntimeWarning on numpy). Those ops compute on _finite(x) and put in
-# their limits at +-inf with _limits: where-masks, so no inf reaches the product.
-# nan stays nan. (PyTorch's kernels give nan at -inf for silu, gelu, mish, hardswish
-# and at +-inf for softsign, a known bug upstream; these are the limits.)
+# PyTorch's values at +-inf with _limits: where-masks, so no inf reaches a product
+# and no warning arises. PyTorch's kernels give nan where their formula meets
+# inf * 0 (silu, gelu, mish, hardswish at -inf; softsign at +-inf; the gradients of
+# silu, gelu, mish and softsign at +-inf), and so do these: results follow PyTorch.
 def _finite(xp, x):
     """x with +-inf set to 0 (nan kept)."""
     return xp.where(xp.abs(x) == math.inf, 0, x)
@@ -65,6 +66,11 @@ def _finite(xp, x):
 def _limits(xp, x, y, at_pos, at_neg):
     """y, with at_pos where x is +inf and at_neg where x is -inf."""
     return xp.where(x == math.inf, at_pos, xp.where(x == -math.inf, at_neg, y))
+
+
+def _nan_at_inf(xp, x, grad):
+    """grad, nan where x is +-inf (PyTorch's gradient there)."""
+    return xp.where(xp.abs(x) == math.inf, math.nan, grad)
 
 
 def _sigmoid(xp, x):
@@ -137,7 +143,7 @@ def hardsigmoid(x: Any) -> Tensor:
 # gradient 0 up to -3, x/3 + 1/2 on (-3, 3), 1 from 3.
 def _hardswish(xp, x):
     xc = xp.clip(x, -3, 3)
-    return xp.where(x >= 3, x, xc * (xc + 3) / 6)
+    return xp.where(x >= 3, x, xp.where(x == -math.inf, math.nan, xc * (xc + 3) / 6))
 
 
 _HARDSWISH = defop("hardswish", _hardswish,
@@ -257,12 +263,12 @@ def logsigmoid(x: Any) -> Tensor:
 # Limits: silu(+inf) = inf, silu(-inf) = 0; silu'(+inf) = 1, silu'(-inf) = 0.
 def _silu(xp, x):
     xf = _finite(xp, x)
-    return _limits(xp, x, xf * _sigmoid(xp, xf), math.inf, 0)
+    return _limits(xp, x, xf * _sigmoid(xp, xf), math.inf, math.nan)
 
 
 def _silu_grad(xp, g, ans, x):
     sg = xp.sigmoid(x)
-    return g * sg * (1 + _finite(xp, x) * (1 - sg))
+    return _nan_at_inf(xp, x, g * sg * (1 + _finite(xp, x) * (1 - sg)))
 
 
 _SILU = defop("silu", _silu, _silu_grad, sample=s.unary((-4.0, 4.0, ())))
@@ -276,12 +282,13 @@ def silu(x: Any) -> Tensor:
 # Limits: mish(+inf) = inf, mish(-inf) = 0; mish'(+inf) = 1, mish'(-inf) = 0.
 def _mish(xp, x):
     xf = _finite(xp, x)
-    return _limits(xp, x, xf * xp.tanh(_softplus(xp, xf, 1.0, math.inf)), math.inf, 0)
+    return _limits(xp, x, xf * xp.tanh(_softplus(xp, xf, 1.0, math.inf)), math.inf,
+                   math.nan)
 
 
 def _mish_grad(xp, g, ans, x):
     t = xp.tanh(xp.softplus(x, beta=1.0, threshold=math.inf))
-    return g * (t + _finite(xp, x) * xp.sigmoid(x) * (1 - t * t))
+    return _nan_at_inf(xp, x, g * (t + _finite(xp, x) * xp.sigmoid(x) * (1 - t * t)))
 
 
 _MISH = defop("mish", _mish, _mish_grad, sample=s.unary((-4.0, 4.0, ())))
@@ -303,7 +310,7 @@ def _gelu(xp, x, approximate="none"):
         y = 0.5 * xf * (1 + xp.tanh(_GELU_BETA * (xc + _GELU_KAPPA * (xc * xc * xc))))
     else:
         y = 0.5 * xf * OP.erfc.forward(xp, -x * _SQRT1_2)
-    return _limits(xp, x, y, math.inf, 0)
+    return _limits(xp, x, y, math.inf, math.nan)
 
 
 def _gelu_grad(xp, g, ans, x, approximate):
@@ -311,9 +318,10 @@ def _gelu_grad(xp, g, ans, x, approximate):
         xc = xp.clip(x, -10.0, 10.0)
         t = xp.tanh(_GELU_BETA * (xc + _GELU_KAPPA * (xc * xc * xc)))
         inner = _GELU_BETA * (1 + 3 * _GELU_KAPPA * (xc * xc))
-        return g * (0.5 * (1 + t) + 0.5 * xc * (1 - t * t) * inner)
+        return _nan_at_inf(xp, x, g * (0.5 * (1 + t) + 0.5 * xc * (1 - t * t) * inner))
     xc = xp.clip(x, -40.0, 40.0)
-    return g * (0.5 * xp.erfc(-x * _SQRT1_2) + xc * (_INV_SQRT_2PI * xp.exp(-0.5 * (xc * xc))))
+    return _nan_at_inf(xp, x, g * (0.5 * xp.erfc(-x * _SQRT1_2)
+                                   + xc * (_INV_SQRT_2PI * xp.exp(-0.5 * (xc * xc)))))
 
 
 _GELU = defop("gelu", _gelu, _gelu_grad,
@@ -332,11 +340,11 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
 # the division (no overflow), without the cancellation of the quotient rule far out.
 def _softsign(xp, x):
     xf = _finite(xp, x)
-    return _limits(xp, x, xf / (1 + xp.abs(xf)), 1, -1)
+    return _limits(xp, x, xf / (1 + xp.abs(xf)), math.nan, math.nan)
 
 
 _SOFTSIGN = defop("softsign", _softsign,
-                  lambda xp, g, ans, x: g * xp.square(1 / (1 + xp.abs(x))),
+                  lambda xp, g, ans, x: _nan_at_inf(xp, x, g * xp.square(1 / (1 + xp.abs(x)))),
                   sample=s.unary(s.NONZERO))
 
 
