@@ -258,5 +258,29 @@ def extras(library: Any, index_add) -> dict[str, Any]:
             "windows": generic_windows(library)}
 
 
+def _is_zero(v) -> bool:
+    return (type(v) is float or type(v) is int) and v == 0
+
+
+def numpy_where(condition, x1, x2, /):
+    """np.where(condition, x1, x2); where one branch is the number 0 and the other a
+    float array of the condition's shape with no inf or nan (a gradient being
+    masked, relu's), a multiply by the mask instead: np.where branches per element,
+    ten times slower on an unpredictable mask. The same values (a masked entry may
+    be -0.0 where np.where gives 0.0)."""
+    if type(condition) is np.ndarray and condition.dtype == np.bool_:
+        if _is_zero(x2):
+            kept, mask = x1, condition
+        elif _is_zero(x1):
+            kept, mask = x2, ~condition
+        else:
+            return np.where(condition, x1, x2)
+        if type(kept) is np.ndarray and kept.dtype.kind == "f" \
+                and kept.shape == condition.shape and np.isfinite(kept).all():
+            return kept * mask
+    return np.where(condition, x1, x2)
+
+
 NUMPY_EXTRAS = {"einsum": numpy_einsum, "scatter_add": numpy_scatter_add,
-                "take_index": lambda x, index: x[index], "windows": numpy_windows}
+                "take_index": lambda x, index: x[index], "windows": numpy_windows,
+                "where": numpy_where}

@@ -172,3 +172,19 @@ def test_generic_indexing_and_scatter_add_equal_numpys(seed):
     scatter = kernels.generic_scatter_add(np, _generic_index_add(np))
     np.testing.assert_allclose(scatter(x, index, src), kernels.numpy_scatter_add(x, index, src),
                                **TOL)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_numpy_where_kernel_equals_np_where(seed):
+    """The numpy backend's where (a multiply by the mask when one branch is 0) gives
+    np.where's values, also with inf and nan in the kept branch, either branch 0."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(n) for n in rng.integers(1, 5, size=int(rng.integers(0, 3))))
+    cond = rng.random(shape) < 0.5
+    x = rng.standard_normal(shape).astype(rng.choice([np.float32, np.float64]))
+    if seed % 3 == 0 and x.size:
+        x.flat[0] = rng.choice([np.inf, -np.inf, np.nan])
+    for args in ((cond, x, 0), (cond, 0, x), (cond, x, 0.0), (cond, x, 2.0)):
+        got, want = kernels.numpy_where(*args), np.where(*args)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
