@@ -10,7 +10,8 @@ exp(-|x|) <= 1; softmax and log_softmax are shifted by the max; nothing
 overflows at +-1e4, +-inf gives PyTorch's value (see _limits: nan where its
 formula meets inf * 0), and no RuntimeWarning is raised. Kinks take the
 subgradient PyTorch takes: the left side's (relu'(0) = 0, leaky_relu'(0) =
-slope, elu'(0) = alpha), hardtanh and hardsigmoid 0 on their corners, hardswish 0 at -3 and 1 at 3 (as PyTorch 2.x).
+slope, elu'(0) = alpha), hardtanh and hardsigmoid 0 on their corners,
+hardswish 0 at -3 and 1 at 3 (as PyTorch 2.x).
 """
 
 from __future__ import annotations
