@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pathlib
 import re
-import time
 
 import pytest
 
@@ -30,7 +29,4 @@ def test_example_runs(path, i, tmp_path, monkeypatch):
     blocks = BLOCKS[path]
     for j in range(i):  # the blocks before it, for the names they define
         exec(compile(blocks[j], f"{path.name} block {j}", "exec"), scope)
-    start = time.perf_counter()
     exec(compile(blocks[i], f"{path.name} block {i}", "exec"), scope)
-    took = time.perf_counter() - start
-    assert took < 5, f"{path.name} block {i} took {took:.1f} s: keep examples short"
