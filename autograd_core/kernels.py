@@ -268,7 +268,8 @@ def numpy_where(condition, x1, x2, /):
     masked, relu's), a multiply by the mask instead: np.where branches per element,
     ten times slower on an unpredictable mask. The same values (a masked entry may
     be -0.0 where np.where gives 0.0)."""
-    if type(condition) is np.ndarray and condition.dtype == np.bool_:
+    if type(condition) is np.ndarray and condition.size >= 4096 \
+            and condition.dtype == np.bool_:  # small ones: not worth the checks
         if _is_zero(x2):
             kept, mask = x1, condition
         elif _is_zero(x1):

@@ -28,6 +28,7 @@ import numpy as np
 import autograd_core as ag
 from autograd_core import sampling as s
 from autograd_core.backend import is_floating
+from autograd_core.ops.shape import index_outside
 from autograd_core.registry import defcomposite, defop
 from autograd_core.tensor import Tensor, apply, to_array
 
@@ -354,8 +355,9 @@ def _check_classes(name: str, logits_shape: tuple, target: Any, ignore_index: in
                          f"{logits_shape}: class indices need shape {want}, class "
                          f"probabilities the input's shape")
     n = logits_shape[1] if len(logits_shape) >= 2 else logits_shape[0]
-    if not math.prod(tshape) or not _on_host(target):
-        return
+    if not math.prod(tshape) or not _on_host(target) or (
+            target.dtype.kind in "iu" and not index_outside(target, n)):
+        return  # (one pass: every target a class, the usual case)
     xp = namespace(target)
     bad = (target != ignore_index) & ((target < 0) | (target >= n))
     if bool(xp.any(bad)):
