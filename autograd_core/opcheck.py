@@ -70,6 +70,20 @@ class Result:
         return d
 
 
+def move_arrays(value: Any, to: Callable) -> Any:
+    """A sample's arrays (inside tuples, lists and dicts too) moved by `to` (onto
+    another backend, say); everything else as it is."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return to(np.asarray(value))
+    if isinstance(value, dict):
+        return {k: move_arrays(v, to) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(move_arrays(v, to) for v in value)
+    if isinstance(value, list) and any(isinstance(v, np.ndarray) for v in value):
+        return [move_arrays(v, to) for v in value]
+    return value
+
+
 def _checked_shapes(inputs: Sequence) -> list[tuple[int, ...]]:
     return [tuple(x.shape) for x in inputs if isinstance(x, Tensor) and x.requires_grad]
 

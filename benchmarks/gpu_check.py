@@ -39,7 +39,7 @@ import autograd_core as ag
 import nn
 import optim
 from autograd_core.backend import parse_device, to_numpy
-from autograd_core.opcheck import all_names
+from autograd_core.opcheck import all_names, move_arrays
 from autograd_core.registry import COMPOSITES, REGISTRY
 
 SKIPPED = "skipped: no CuPy/GPU"
@@ -74,17 +74,7 @@ class Device:
             self.cupy.cuda.get_current_stream().synchronize()
 
 
-def _move(value, to):
-    """Arrays (inside tuples, lists and dicts too) moved by `to`; the rest as it is."""
-    if isinstance(value, (np.ndarray, np.generic)):
-        return to(np.asarray(value))
-    if isinstance(value, dict):
-        return {k: _move(v, to) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return tuple(_move(v, to) for v in value)
-    if isinstance(value, list) and any(isinstance(v, np.ndarray) for v in value):
-        return [_move(v, to) for v in value]
-    return value
+
 
 
 def _error(got: np.ndarray, want: np.ndarray, dtype: str) -> float:
@@ -132,7 +122,7 @@ def run_case(name: str, seed: int, to: Callable, dtype: str) -> dict:
             inputs.append(ag.as_tensor(to(a)))
         else:
             inputs.append(a)
-    out = call(*inputs, **_move(params, to))
+    out = call(*inputs, **move_arrays(params, to))
     out = [out] if isinstance(out, ag.Tensor) else list(out)
     result = {"forward": [to_numpy(o.data) for o in out], "first": [], "second": []}
     live = [o for o in out if o.requires_grad]

@@ -16,6 +16,7 @@ from op_cases import all_names
 import autograd_core as ag
 from autograd_core import kernels
 from autograd_core.backend import to_numpy
+from autograd_core.opcheck import move_arrays
 from autograd_core.registry import COMPOSITES, REGISTRY
 
 xps = pytest.importorskip("array_api_strict")
@@ -34,17 +35,7 @@ def _strict(a: np.ndarray):
     return xps.asarray(a, device=DEVICE1)
 
 
-def _move(value, to):
-    """Arrays (inside tuples and lists too) moved by `to`; everything else as it is."""
-    if isinstance(value, (np.ndarray, np.generic)):
-        return to(np.asarray(value))
-    if isinstance(value, dict):
-        return {k: _move(v, to) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return tuple(_move(v, to) for v in value)
-    if isinstance(value, list) and any(isinstance(v, np.ndarray) for v in value):
-        return [_move(v, to) for v in value]
-    return value
+
 
 
 def _sample(name: str, seed: int):
@@ -77,7 +68,7 @@ def _run(name: str, seed: int, to) -> dict:
             inputs.append(ag.as_tensor(to(a)))
         else:
             inputs.append(a)
-    out = _outputs(call(*inputs, **_move(params, to)))
+    out = _outputs(call(*inputs, **move_arrays(params, to)))
     result = {"forward": [to_numpy(o.data) for o in out], "first": [], "second": []}
     live = [o for o in out if o.requires_grad]
     if not live or not wrt:
