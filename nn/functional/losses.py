@@ -454,12 +454,58 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
                         f"class probabilities, got dtype {t.dtype}")
     _check_classes("cross_entropy", shape, t, ignore_index)
     _check_weight("cross_entropy", weight, shape)
+    if len(shape) == 2 and shape[0] and weight is None and not label_smoothing \
+            and not 0 <= ignore_index < shape[1] and _on_host(t) and t.dtype.kind in "iu" \
+            and not index_outside(t, shape[1]):
+        # every target is a class, none ignored (a host read, free on the host): the
+        # cheaper op
+        return apply(_XENT_CLASSES, (input, t), {"reduction": reduction})
     if len(shape) < 2:  # unbatched (C,) and (): N = 1
         input, t = ag.reshape(input, (1, -1)), namespace(t).reshape(t, (1,))
     B, den = _class_targets("cross_entropy", array_of(input), t, weight, ignore_index,
                             label_smoothing)
     loss = apply(_XENT, (input, B, den), {"reduction": reduction})
     return ag.reshape(loss, ()) if reduction == "none" and len(shape) < 2 else loss
+
+
+# -- the usual case in one cheaper op: (N, C) logits, every target a class, no class
+# weights, no smoothing. loss_i = lse_i - z_i,t_i; gradient (softmax - onehot) g.
+def _xent_classes(xp, logits, target, reduction="mean"):
+    z = _shifted(xp, logits, 1)
+    e = xp.exp(z)
+    sums = _sum_keep(xp, e, 1)
+    picked = xp.take_along_axis(z, xp.reshape(target, (-1, 1)), axis=1)
+    loss = xp.reshape(xp.log(sums) - picked, (-1,))
+    if reduction != "none":
+        loss = xp.sum(loss) if reduction == "sum" else xp.mean(loss)
+    return loss, e / sums
+
+
+def _xent_classes_grad(xp, g, ans, logits, target, reduction, saved=None):
+    n, c = logits.shape
+    p = xp.softmax(logits, axis=1) if saved is None else saved
+    onehot = xp.reshape(target, (n, 1)) == _class_row(logits, c)
+    scale = xp.reshape(g, (n, 1)) if reduction == "none" else g / n if reduction == "mean" \
+        else g
+    return (p - xp.astype(onehot, dtype=logits.dtype)) * scale
+
+
+def _class_row(logits, c: int):
+    """[[0, 1, ..., c - 1]] in the logits' library and device (the targets compared
+    with it make the one-hot rows)."""
+    data = logits._data if isinstance(logits, Tensor) else logits
+    xp = namespace(data)
+    return xp.reshape(xp.arange(c, device=data.device), (1, c))
+
+
+def _sample_xent_classes(rng):
+    n, c = int(rng.integers(1, 5)), int(rng.integers(2, 5))
+    return ((s.values(rng, (n, c), (-3.0, 3.0, ())), rng.integers(0, c, size=n)),
+            {"reduction": _REDUCTIONS[int(rng.integers(3))]})
+
+
+_XENT_CLASSES = defop("cross_entropy_classes", _xent_classes, _xent_classes_grad, None,
+                      saves=True, sample=_sample_xent_classes)
 
 
 def _soft_cross_entropy(input, target, weight, reduction, smoothing) -> Tensor:
