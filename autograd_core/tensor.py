@@ -138,7 +138,7 @@ def _not_an_array(op, arrays) -> int | None:
 
 
 _F64 = np.dtype(np.float64)
-_NUMBERS = (float, int, bool, complex)
+_NUMBERS = frozenset((float, int, bool, complex))
 
 
 def _default_float(out: ndarray, arrays, kw) -> ndarray:
@@ -244,16 +244,16 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
             else:
                 parents.append(None)
         else:
-            d = to_array(a) if type(a) is list or type(a) is tuple else a
             parents.append(None)
+            if type(a) in _NUMBERS or a is None:  # a number: no backend to join
+                arrays.append(a)
+                continue
+            d = to_array(a) if type(a) is list or type(a) is tuple else a
         arrays.append(d)
-        t = type(d)
-        if t is ndarray:
-            if backend is None:
-                backend = NUMPY
-            elif backend is not NUMPY:
-                _join(backend, d, arrays)  # raises: two devices
-        elif t is not float and t is not int and t is not bool and d is not None:
+        if type(d) is ndarray:
+            if backend is not NUMPY:
+                backend = NUMPY if backend is None else _join(backend, d, arrays)
+        else:
             backend = _join(backend, d, arrays)
     if backend is None:
         backend = NUMPY
