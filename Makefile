@@ -50,7 +50,7 @@ crosscheck: $(VENV)/.installed .bench-venv/.installed
 	PYTHONPATH=$$(ls -d .bench-venv/lib/python3*/site-packages) $(PY) -m pytest -q \
 	  tests/test_activations.py tests/test_losses.py tests/test_conv.py \
 	  tests/test_optim.py tests/test_lr_scheduler.py tests/test_gan.py \
-	  tests/test_nn_layers.py
+	  tests/test_nn_layers.py tests/test_edges_against_torch.py
 
 clean:
 	rm -rf $(VENV) .bench-venv build *.egg-info

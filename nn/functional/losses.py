@@ -240,11 +240,19 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
 
 
 # bce_with_logits(z, y) = max(z, 0) - z y + log1p(e^-|z|), the first two terms as
-# ((1 - y) if z > 0 else -y) z, 0 where that weight is 0: (+inf, 0) is inf, (+inf, 1) 0.
-# d/dz = sigmoid(z) - y, d/dy = -z.
+# ((1 - y) if z > 0 else -y) z, 0 where that weight is 0, then PyTorch's value at
+# infinite logits: (+inf, 0) is inf; (-inf, y) and (+inf, 1) nan, where PyTorch's
+# formula meets inf - inf or inf * 0 (see _torch_nan). d/dz = sigmoid(z) - y, d/dy = -z.
 def _bce_with_logits(xp, z, y):
     weight = xp.where(z > 0, 1 - y, -y)  # max(z, 0) - z y = weight z
-    return _xmul(xp, weight, z) + xp.log1p(xp.exp(-xp.abs(z)))
+    loss = _xmul(xp, weight, z) + xp.log1p(xp.exp(-xp.abs(z)))
+    return xp.where(_torch_nan(z, y), math.nan, loss)
+
+
+def _torch_nan(z, y):
+    """Where PyTorch's binary_cross_entropy_with_logits is nan: a -inf logit, or a
+    +inf one with target 1 ((1 - y) z + ... meets inf - inf or 0 * inf)."""
+    return (z == -math.inf) | ((z == math.inf) & (y == 1))
 
 
 _BCE_LOGITS = defop(
@@ -281,6 +289,9 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
         loss = (_masked_product(1 - y, relu(input))
                 + _masked_product(y * pw, relu(ag.negative(input)))
                 + log_weight * softplus_tail)
+        # PyTorch's nan, added as a constant so the gradient still reaches every term
+        nan = _torch_nan(array_of(input), array_of(y))
+        loss = loss + ag.where(nan, math.nan, ag.zeros_like(loss))
     if weight is not None:
         loss = loss * _constant_like(weight, input)
     return _reduce(loss, reduction)
