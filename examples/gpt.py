@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=3, help="samples printed at the end")
     args = parser.parse_args(argv)
+    ag.allocator.tune_malloc()  # a CPU training loop: keep freed memory between steps
     with one_blas_thread():  # small matrices: extra BLAS threads only spin
         model, data, _ = train(args.steps, args.seed)
         model.eval()
