@@ -55,8 +55,7 @@ import numpy as np
 from . import sampling as s
 from .backend import backend_of
 from .grad_mode import is_grad_enabled
-from .ops.reduce import torch_names
-from .registry import OP, defcomposite, defop
+from .registry import OP, defcomposite, defop, torch_names
 from .tensor import Tensor, _make, to_array
 
 __all__ = ["cholesky", "det", "eigh", "eigvalsh", "inv", "matrix_norm", "norm", "qr",

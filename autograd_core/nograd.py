@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .backend import NUMPY, backend_of
+from .registry import torch_names
 from .tensor import Tensor, _make, to_array
 
 
@@ -53,7 +54,6 @@ def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001  (numpy's and PyTo
 def _index_reduction(name: str):
     def fn(x: Any, axis: int | None = None, keepdims: bool = False, *, dim=None,
            keepdim=None) -> Tensor:
-        from .ops.reduce import torch_names
         axis, keepdims = torch_names(name, axis, keepdims, dim, keepdim)
         data = _data(x)
         return _result(getattr(backend_of(data).xp, name)(data, axis=axis, keepdims=keepdims),
@@ -70,7 +70,6 @@ argmin = _index_reduction("argmin")
 def _truth_reduction(name: str):
     def fn(x: Any, axis: Any = None, keepdims: bool = False, *, dim=None,
            keepdim=None) -> Tensor:
-        from .ops.reduce import torch_names
         axis, keepdims = torch_names(name, axis, keepdims, dim, keepdim)
         data = _data(x)
         xp = backend_of(data).xp

@@ -90,14 +90,30 @@ class Op:
         return f"<op {self.name}>"
 
 
+def torch_names(name: str, axis, keepdims, dim=None, keepdim=None) -> tuple:
+    """(axis, keepdims) from numpy's names or PyTorch's dim=/keepdim= (not both)."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: got both axis= and dim=; pass one")
+        axis = dim
+    if keepdim is not None:
+        if keepdims:
+            raise TypeError(f"{name}: got both keepdims= and keepdim=; pass one")
+        keepdims = keepdim
+    return axis, keepdims
+
+
 def _torch_names(op: Op, params: dict) -> dict:
-    """PyTorch's dim=/keepdim= as axis=/keepdims= (passing both is an error)."""
+    """An op's params with PyTorch's dim=/keepdim= as axis=/keepdims=, where it has them."""
     params = dict(params)
-    for torch, numpy in (("dim", "axis"), ("keepdim", "keepdims")):
-        if torch in params and numpy in op.params:
-            if params.get(numpy) is not None and params.get(numpy) is not False:
-                raise TypeError(f"{op.name}() got both {numpy}= and {torch}=; pass one")
-            params[numpy] = params.pop(torch)
+    dim = params.pop("dim", None) if "axis" in op.params else None
+    keepdim = params.pop("keepdim", None) if "keepdims" in op.params else None
+    axis, keepdims = torch_names(op.name, params.get("axis"), params.get("keepdims", False),
+                                 dim, keepdim)
+    if dim is not None:
+        params["axis"] = axis
+    if keepdim is not None:
+        params["keepdims"] = keepdims
     return params
 
 

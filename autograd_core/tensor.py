@@ -210,8 +210,7 @@ def _join(backend, array, arrays):
     if backend is not None and other is not backend:
         first = next(a for a in arrays if type(a) is not type(array)
                      and hasattr(a, "__array_namespace__") and not isinstance(a, np.generic))
-        raise RuntimeError(f"expected all inputs on one device, found {device_of(first)} "
-                           f"and {device_of(array)}; move one with .to(device)")
+        raise _devices_differ(first, array)
     return other
 
 
@@ -224,9 +223,7 @@ def _check_devices(arrays) -> None:
             if where is None:
                 where = a
             elif device != where.device:
-                raise RuntimeError(f"expected all inputs on one device, found "
-                                   f"{device_of(where)} and {device_of(a)}; move one with "
-                                   f".to(device)")
+                raise _devices_differ(where, a)
 
 
 def apply(op, args: tuple, kw: dict | None = None) -> Tensor:

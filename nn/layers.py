@@ -3,7 +3,6 @@ Embedding. Parameter names, shapes and default initialisation are PyTorch's."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -16,6 +15,18 @@ from .module import Module, Parameter, _check_int, _check_number
 
 __all__ = ["Linear", "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "Embedding", "Identity"]
+
+
+
+def affine_parameters(module: Module, shape, enabled: bool) -> None:
+    """A normalisation's learnable scale (ones) and shift (zeros) of `shape`, or both
+    registered as None (so state_dict and repr show them as PyTorch does)."""
+    if enabled:
+        module.weight = Parameter(np.ones(shape, np.float32))
+        module.bias = Parameter(np.zeros(shape, np.float32))
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
 
 
 class Linear(Module):
@@ -36,10 +47,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_defaults_(self.weight, self.bias)
 
     def forward(self, x: Any) -> Tensor:
         return F.linear(x, self.weight, self.bias)
@@ -99,12 +107,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(np.ones(num_features, np.float32))
-            self.bias = Parameter(np.zeros(num_features, np.float32))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, num_features, affine)
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, np.float32))
             self.register_buffer("running_var", np.ones(num_features, np.float32))
@@ -164,12 +167,7 @@ class LayerNorm(Module):
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(shape, np.float32))
-            self.bias = Parameter(np.zeros(shape, np.float32))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, shape, elementwise_affine)
 
     def forward(self, x: Any) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)

@@ -9,6 +9,7 @@ import numpy as np
 from autograd_core.tensor import Tensor
 
 from .functional import norm as F
+from .layers import affine_parameters
 from .module import Module, Parameter, _check_int
 
 __all__ = ["GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d"]
@@ -27,12 +28,7 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible "
                              f"by num_groups ({num_groups})")
         self.eps, self.affine = eps, affine
-        if affine:
-            self.weight = Parameter(np.ones(num_channels, np.float32))
-            self.bias = Parameter(np.zeros(num_channels, np.float32))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, num_channels, affine)
 
     def forward(self, x: Any) -> Tensor:
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
@@ -78,12 +74,7 @@ class _InstanceNorm(Module):
         self.num_features = _check_int(name, "num_features", num_features, 1)
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(np.ones(num_features, np.float32))
-            self.bias = Parameter(np.zeros(num_features, np.float32))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, num_features, affine)
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, np.float32))
             self.register_buffer("running_var", np.ones(num_features, np.float32))

@@ -14,19 +14,6 @@ from .. import sampling as s
 from ..registry import defop
 
 
-def torch_names(name: str, axis, keepdims, dim, keepdim):
-    """(axis, keepdims) from numpy's names or PyTorch's dim=/keepdim= (not both)."""
-    if dim is not None:
-        if axis is not None:
-            raise TypeError(f"{name}: got both axis= and dim=; pass one")
-        axis = dim
-    if keepdim is not None:
-        if keepdims:
-            raise TypeError(f"{name}: got both keepdims= and keepdim=; pass one")
-        keepdims = keepdim
-    return axis, keepdims
-
-
 def _kept_shape(shape: tuple, axis) -> tuple:
     if axis is None:
         return (1,) * len(shape)

@@ -7,9 +7,8 @@ from typing import Any
 
 from .. import sampling as s
 from ..creation import as_tensor
-from ..registry import OP, defcomposite
+from ..registry import OP, defcomposite, torch_names
 from ..tensor import Tensor
-from .reduce import torch_names
 
 
 def relu(x: Any) -> Tensor:
