@@ -199,7 +199,7 @@ def _run(roots, seeds, retain, create, inputs, observer):
             if anomaly:
                 from .anomaly import check_backward
                 check_backward(node, i, gi)
-            pnode = p._node
+            pnode = p._node  # _send, written out: it runs once per edge
             if pnode is None:
                 old = leaves.get(p)
                 leaves[p] = gi if old is None else old + gi
