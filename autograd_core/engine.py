@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
-from itertools import repeat
-from operator import attrgetter, is_not
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,6 @@ from .registry import T
 from .tensor import Node, Tensor, _make, without_underflow
 
 _by_seq = attrgetter("seq")
-_NONES = repeat(None)  # map(is_not, parents, _NONES): which parents need a gradient
 
 FREED = ("Trying to backward through the graph a second time (or to use values it "
          "saved after they were freed). Pass retain_graph=True to the first backward "
@@ -179,7 +177,7 @@ def _run(roots, seeds, retain, create, inputs, observer):
         kw = node.kw
         if op.saves:
             kw = {**(kw or {}), "saved": None if create else node.saved}
-        needs = tuple(map(is_not, parents, _NONES)) if follow is None else follow[node]
+        needs = parents if follow is None else follow[node]
         try:
             grads = (op.vjp(xp, g, ans, inputs_now, needs, **kw) if kw else
                      op.vjp(xp, g, ans, inputs_now, needs))
@@ -237,7 +235,8 @@ def _constant(a, ans):
 
 
 def _prune(order: list[Node], inputs: Sequence[Tensor]) -> dict[Node, tuple]:
-    """For `ag.gradients`: which parents of each node lead to one of `inputs`.
+    """For `ag.gradients`: the parents of each node that lead to one of `inputs`
+    (None for those that do not): the `needs` its rule gets.
 
     Only those get a gradient, so asking for d/dx of a critic does not also
     compute (or, under create_graph, record) the gradients of its weights.
@@ -245,10 +244,10 @@ def _prune(order: list[Node], inputs: Sequence[Tensor]) -> dict[Node, tuple]:
     leads = {t if t._node is None else t._node for t in inputs}
     masks = {}
     for node in reversed(order):  # oldest first: a node's parents come before it
-        follow = tuple(p is not None and (p if p._node is None else p._node) in leads
-                       for p in node.parents)
+        follow = tuple(p if p is not None and (p if p._node is None else p._node) in leads
+                       else None for p in node.parents)
         masks[node] = follow
-        if any(follow):
+        if any(p is not None for p in follow):
             leads.add(node)
     return masks
 

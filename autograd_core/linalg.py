@@ -230,8 +230,8 @@ def _solve_grads(xp, g, ans, inputs, needs):
     gm = _col(xp, g) if vector else g
     xm = _col(xp, ans) if vector else ans
     gb = xp.linalg_solve(_mT(xp, a), gm)
-    ga = -xp.matmul(gb, _mT(xp, xm)) if needs[0] else None
-    if needs[1]:
+    ga = -xp.matmul(gb, _mT(xp, xm)) if needs[0] is not None else None
+    if needs[1] is not None:
         return ga, (gb[..., 0] if vector else gb)
     return ga, None
 

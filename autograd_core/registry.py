@@ -68,6 +68,8 @@ class Op:
         return partial(self.array_fn, xp)
 
     def __call__(self, *args: Any, **params: Any):
+        if not params and len(args) == self.nin:  # the usual call: inputs only
+            return apply(self, args)
         if 0 <= self.nin != len(args):  # variadic ops (nin < 0) take every positional
             if len(args) < self.nin:
                 raise TypeError(f"{self.name}() needs {self.nin} tensor inputs, "
@@ -120,25 +122,29 @@ def _torch_names(op: Op, params: dict) -> dict:
 def _per_input(rules: tuple, params: tuple) -> Callable:
     """The one rule form the engine calls, from one rule per input (None: no gradient).
     One and two inputs, most ops, are written out: no loop on the hot path."""
+    if len(rules) == 1 and not params:  # one input, no params (most elementwise ops)
+        (rule,) = rules
+
+        def vjp1(xp, g, ans, inputs, needs):
+            return (rule(xp, g, ans, *inputs) if needs[0] is not None else None,)
+        return vjp1
     if len(rules) == 1:
         (rule,) = rules
 
-        def vjp1(xp, g, ans, inputs, needs, **params):
-            if not needs[0]:
-                return (None,)
-            return (rule(xp, g, ans, *inputs, **params) if params else
-                    rule(xp, g, ans, *inputs),)
-        return vjp1
+        def vjp1_params(xp, g, ans, inputs, needs, **params):
+            return (rule(xp, g, ans, *inputs, **params) if needs[0] is not None else None,)
+        return vjp1_params
     if len(rules) == 2 and None not in rules and not params:
         first, second = rules
 
         def vjp2(xp, g, ans, inputs, needs):  # two inputs, no params (the arithmetic)
-            return (first(xp, g, ans, *inputs) if needs[0] else None,
-                    second(xp, g, ans, *inputs) if needs[1] else None)
+            return (first(xp, g, ans, *inputs) if needs[0] is not None else None,
+                    second(xp, g, ans, *inputs) if needs[1] is not None else None)
         return vjp2
 
     def vjp(xp, g, ans, inputs, needs, **params):
-        return [rule(xp, g, ans, *inputs, **params) if need and rule is not None else None
+        return [rule(xp, g, ans, *inputs, **params) if need is not None and rule is not None
+                else None
                 for rule, need in zip(rules, needs)]
     return vjp
 
@@ -161,7 +167,8 @@ def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable
 
     ``vjps[i](xp, g, ans, *inputs, **params)`` is the gradient for input i.
     Ops with a variable number of inputs (concatenate, einsum) give instead
-    ``vjp(xp, g, ans, inputs, needs, **params) -> tuple``. ``array_fn(xp, ...)``
+    ``vjp(xp, g, ans, inputs, needs, **params) -> tuple``, computing gradient i only
+    where ``needs[i] is not None`` (the engine passes the node's parents). ``array_fn(xp, ...)``
     and ``public`` override the ops-namespace and T entries when the public
     signature is not the forward's (a sequence argument, for example).
 

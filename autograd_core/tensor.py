@@ -201,17 +201,25 @@ def _devices_differ(first, other) -> RuntimeError:
                         f"{device_of(other)}; move one with .to(device)")
 
 
-def _join(backend, array, arrays):
-    """The backend of an op so far, joined with that of one more input array; a
-    RuntimeError if the two differ (nothing moves between devices silently)."""
-    if isinstance(array, np.generic) or not hasattr(array, "__array_namespace__"):
-        return backend  # a number, or no array: the forward will say
-    other = backend_of(array)
-    if backend is not None and other is not backend:
-        first = next(a for a in arrays if type(a) is not type(array)
-                     and hasattr(a, "__array_namespace__") and not isinstance(a, np.generic))
-        raise _devices_differ(first, array)
-    return other
+def _backend(arrays):
+    """The backend of an op's input arrays; a RuntimeError if they sit on two devices
+    (nothing moves between devices silently)."""
+    backend = None
+    for a in arrays:
+        if isinstance(a, np.generic) or not hasattr(a, "__array_namespace__"):
+            continue  # a number, or no array: the forward will say
+        other = backend_of(a)
+        if backend is None:
+            backend = other
+        elif other is not backend:
+            first = next(b for b in arrays if type(b) is not type(a)
+                         and hasattr(b, "__array_namespace__") and not isinstance(b, np.generic))
+            raise _devices_differ(first, a)
+    if backend is None:
+        return NUMPY
+    if not backend.single_device:
+        _check_devices(arrays)
+    return backend
 
 
 def _check_devices(arrays) -> None:
@@ -231,7 +239,7 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
     arrays = []
     parents = []
     needs_grad = False
-    backend = None
+    numpy_only = True  # every input a numpy array or a number: the usual case, no lookups
     for a in args:
         if isinstance(a, Tensor):
             d = a._data
@@ -242,20 +250,11 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
                 parents.append(None)
         else:
             parents.append(None)
-            if type(a) in _NUMBERS or a is None:  # a number: no backend to join
-                arrays.append(a)
-                continue
             d = to_array(a) if type(a) is list or type(a) is tuple else a
         arrays.append(d)
-        if type(d) is ndarray:
-            if backend is not NUMPY:
-                backend = NUMPY if backend is None else _join(backend, d, arrays)
-        else:
-            backend = _join(backend, d, arrays)
-    if backend is None:
-        backend = NUMPY
-    elif not backend.single_device:
-        _check_devices(arrays)
+        if type(d) is not ndarray and type(d) not in _NUMBERS and d is not None:
+            numpy_only = False
+    backend = NUMPY if numpy_only else _backend(arrays)
     try:
         out = op.forward(backend.xp, *arrays, **kw) if kw else op.forward(backend.xp, *arrays)
     except Exception as err:

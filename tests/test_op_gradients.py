@@ -80,7 +80,8 @@ def test_gradients_do_not_alias(name):
 def _plain_rules(op, args, params, g, ans) -> list:
     """Each input's gradient from the op's rule on ndarrays, shaped like the input
     as the engine shapes it (None where there is no gradient)."""
-    needs = tuple(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in args)
+    needs = tuple(a if isinstance(a, np.ndarray) and a.dtype.kind == "f" else None  # wanted
+                  for a in args)
     grads = op.vjp(NP, g, ans, args, needs, **params)
     return [None if gi is None else unbroadcast(NP, gi, np.shape(a))
             for gi, a in zip(grads, args)]

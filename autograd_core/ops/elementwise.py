@@ -231,7 +231,8 @@ def _atan2_grads(xp, g, ans, y, x, needs):
     r2 = x * x + y * y
     origin = r2 == 0
     scale = xp.where(origin, 0, g / xp.where(origin, 1, r2))
-    return (scale * x if needs[0] else None), (-scale * y if needs[1] else None)
+    return (scale * x if needs[0] is not None else None,
+            -scale * y if needs[1] is not None else None)
 
 
 defop("log2", lambda xp, x: xp.log2(x), lambda xp, g, ans, x: g / (x * _LN2),

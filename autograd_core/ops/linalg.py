@@ -108,7 +108,7 @@ def _einsum_grad(xp, g, ans, inputs, needs, subscripts):
     terms = ins.split(",")
     grads = []
     for i, need in enumerate(needs):
-        if not need:
+        if need is None:
             grads.append(None)
             continue
         term, shape = terms[i], tuple(inputs[i].shape)

@@ -165,13 +165,13 @@ def _concatenate_grad(xp, g, ans, inputs, needs, axis=0):
     if axis is None:  # numpy flattened every input: each takes its run of g, reshaped
         for x, need in zip(inputs, needs, strict=True):
             stop = start + math.prod(x.shape)
-            grads.append(xp.reshape(g[start:stop], x.shape) if need else None)
+            grads.append(xp.reshape(g[start:stop], x.shape) if need is not None else None)
             start = stop
         return grads
     ax = axis % g.ndim
     for x, need in zip(inputs, needs, strict=True):
         stop = start + x.shape[ax]
-        grads.append(g[(slice(None),) * ax + (slice(start, stop), ...)] if need else None)
+        grads.append(None if need is None else g[(slice(None),) * ax + (slice(start, stop), ...)])
         start = stop
     return grads
 
@@ -195,7 +195,8 @@ def _stack(xp, *arrays, axis=0):
 
 def _stack_grad(xp, g, ans, inputs, needs, axis=0):
     ax = axis % g.ndim
-    return [g[(slice(None),) * ax + (i, ...)] if need else None for i, need in enumerate(needs)]
+    return [None if need is None else g[(slice(None),) * ax + (i, ...)]
+            for i, need in enumerate(needs)]
 
 
 def _sequence(name: str, tensors) -> None:

@@ -258,24 +258,24 @@ def _conv2d_grads(xp, g, ans, inputs, needs, stride=1, padding=0, dilation=1, gr
     # g as the (o, oh*ow*n) matrix the forward produced (one per group), for all three rules.
     g2 = xp.reshape(xp.transpose(g, (1, 2, 3, 0)), lead + (o // groups, -1))
     gx = gw = gb = None
-    if needs[0]:
+    if needs[0] is not None:
         w2 = xp.reshape(weight, lead + (o // groups, k))
         gcols = xp.matmul(xp.swapaxes(w2, -1, -2), g2)
         gx = xp.fold(xp.reshape(gcols, (cg * groups, kh, kw, oh, ow, n)), shape=x.shape,
                      kernel_size=(kh, kw), stride=stride, padding=padding,
                      dilation=dilation)
-    if saved is not None and needs[1]:  # a plain pass: ndarrays only
+    if saved is not None and needs[1] is not None:  # a plain pass: ndarrays only
         # [dW db] = g2 [cols; 1]^T in one product (the saved columns carry the ones row)
         both = g2 @ saved.swapaxes(-1, -2)
-        if bias is not None and needs[2]:
+        if bias is not None and needs[2] is not None:
             gb = both[..., k].reshape(o)
         return gx, both[..., :k].reshape(weight.shape), gb
-    if needs[1]:
+    if needs[1] is not None:
         cols = xp.unfold(x, kernel_size=(kh, kw), stride=stride, padding=padding,
                          dilation=dilation)
         cols2 = xp.reshape(cols, lead + (k, -1))
         gw = xp.reshape(xp.matmul(g2, xp.swapaxes(cols2, -1, -2)), weight.shape)
-    if needs[2]:
+    if needs[2] is not None:
         gb = row_sums(xp, xp.reshape(g2, (o, -1)))
     return gx, gw, gb
 

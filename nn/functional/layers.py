@@ -103,9 +103,9 @@ def _linear_relu_grads(xp, g, ans, inputs, needs):
 
 def _linear_grads(xp, g, ans, inputs, needs) -> tuple:
     x, weight, bias = inputs
-    return (_linear_dx(xp, g, ans, x, weight, bias) if needs[0] else None,
-            _linear_dw(xp, g, ans, x, weight, bias) if needs[1] else None,
-            _linear_db(xp, g, ans, x, weight, bias) if needs[2] else None)
+    return (_linear_dx(xp, g, ans, x, weight, bias) if needs[0] is not None else None,
+            _linear_dw(xp, g, ans, x, weight, bias) if needs[1] is not None else None,
+            _linear_db(xp, g, ans, x, weight, bias) if needs[2] is not None else None)
 
 
 def _sample_linear_relu(rng):
