@@ -14,6 +14,7 @@ lookup per op.
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -57,13 +58,17 @@ class Backend:
         names = {k: getattr(library, k) for k in dir(library) if not k.startswith("_")}
         self.xp = SimpleNamespace(**{**names, **extras})
         self.ops = SimpleNamespace()
+        self.forwards = {}  # op -> its forward on this library's arrays (what apply calls)
         self.single_device = name == "numpy"
         for op in _OPS:
             self.bind(op)
 
     def bind(self, op) -> None:
-        """Make `op`'s forward on this backend's arrays one of `ops`."""
-        setattr(self.ops, op.name, op.bound(self.xp))
+        """Make `op`'s forward on this backend's arrays one of `ops`, and what `apply`
+        calls: the library's own function where the op names one."""
+        direct = getattr(self.xp, op.library_name, None) if op.library_name else None
+        self.forwards[op] = direct or partial(op.forward, self.xp)
+        setattr(self.ops, op.name, direct or op.bound(self.xp))
 
     def dtype(self, dtype: Any) -> Any:
         """This library's dtype for a numpy dtype (or its name)."""

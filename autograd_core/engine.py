@@ -152,8 +152,14 @@ def _run(roots, seeds, retain, create, inputs, observer):
     follow = None if inputs is None else _prune(_topo_order(list(pending)), inputs)
     anomaly = STATE.anomaly
     kind = ops = None  # the backend's ops, looked up again only when the array type changes
-    while heap:
-        node = heappop(heap)[1]
+    # A node that is newer than every node in the heap runs next without entering it:
+    # along a chain, the usual case, no heap push and pop per node (2% of chain1k).
+    nxt = None
+    while nxt is not None or heap:
+        if nxt is None:
+            node = heappop(heap)[1]
+        else:
+            node, nxt = nxt, None
         g = pending.pop(node)
         if node.hooks is not None or node.retained is not None:
             g = _node_hooks(node, g, create)
@@ -205,7 +211,12 @@ def _run(roots, seeds, retain, create, inputs, observer):
                 old = pending.get(pnode)
                 if old is None:
                     pending[pnode] = gi
-                    heappush(heap, (-pnode.seq, pnode))
+                    if nxt is None and (not heap or pnode.seq > -heap[0][0]):
+                        nxt = pnode
+                    else:
+                        if nxt is not None and pnode.seq > nxt.seq:
+                            nxt, pnode = pnode, nxt
+                        heappush(heap, (-pnode.seq, pnode))
                 else:
                     pending[pnode] = old + gi
         if not retain:

@@ -46,12 +46,14 @@ NP = backend.NUMPY.ops  # name -> the op on numpy arrays (what rules get on nump
 class Op:
     """One registered op. Calling it applies it to Tensors (or arrays)."""
 
-    __slots__ = ("name", "forward", "vjp", "nin", "params", "sample", "linear", "saves",
-                 "array_fn", "doc", "__weakref__")
+    __slots__ = ("name", "forward", "library_name", "vjp", "nin", "params", "sample",
+                 "linear", "saves", "array_fn", "doc", "__weakref__")
 
-    def __init__(self, name, forward, vjp, nin, sample, linear, saves, array_fn, doc):
+    def __init__(self, name, forward, vjp, nin, sample, linear, saves, array_fn, doc,
+                 library_name=None):
         self.name = name
         self.forward = forward  # (xp, *arrays, **params) -> array
+        self.library_name = library_name  # the forward is xp.<this>: each backend calls it
         self.vjp = vjp  # (xp, g, ans, inputs, needs, **params) -> one gradient per input
         self.nin = nin  # number of Tensor inputs (-1: all positionals); the rest are params
         self.sample = sample
@@ -121,12 +123,13 @@ def _torch_names(op: Op, params: dict) -> dict:
 
 def _per_input(rules: tuple, params: tuple) -> Callable:
     """The one rule form the engine calls, from one rule per input (None: no gradient).
-    One and two inputs, most ops, are written out: no loop on the hot path."""
-    if len(rules) == 1 and not params:  # one input, no params (most elementwise ops)
+    One and two inputs without params, most ops, are written out: no loop, no
+    argument tuple built per call on the hot path."""
+    if len(rules) == 1 and not params:  # the elementwise functions
         (rule,) = rules
 
         def vjp1(xp, g, ans, inputs, needs):
-            return (rule(xp, g, ans, *inputs) if needs[0] is not None else None,)
+            return (rule(xp, g, ans, inputs[0]) if needs[0] is not None else None,)
         return vjp1
     if len(rules) == 1:
         (rule,) = rules
@@ -137,9 +140,10 @@ def _per_input(rules: tuple, params: tuple) -> Callable:
     if len(rules) == 2 and None not in rules and not params:
         first, second = rules
 
-        def vjp2(xp, g, ans, inputs, needs):  # two inputs, no params (the arithmetic)
-            return (first(xp, g, ans, *inputs) if needs[0] is not None else None,
-                    second(xp, g, ans, *inputs) if needs[1] is not None else None)
+        def vjp2(xp, g, ans, inputs, needs):  # the arithmetic
+            a, b = inputs
+            return (first(xp, g, ans, a, b) if needs[0] is not None else None,
+                    second(xp, g, ans, a, b) if needs[1] is not None else None)
         return vjp2
 
     def vjp(xp, g, ans, inputs, needs, **params):
@@ -159,11 +163,15 @@ def _with_defaults(vjp: Callable, op: Op) -> Callable:
         xp, g, ans, inputs, needs, **{**defaults, **params})
 
 
-def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable,
+def defop(name: str, forward: Callable | str, *vjps: Callable | None, sample: Callable,
           vjp: Callable | None = None, nin: int | None = None, linear: bool = False,
           array_fn: Callable | None = None, public: Callable | None = None,
           saves: bool = False, doc: str = "") -> Op:
     """Register an op: forward on arrays, one gradient rule per input, a sampler.
+
+    A forward that is one function of the array API standard is given by its name
+    (``defop("exp", "exp", ...)``): each backend then calls its library's function
+    directly, saving a Python call per op.
 
     ``vjps[i](xp, g, ans, *inputs, **params)`` is the gradient for input i.
     Ops with a variable number of inputs (concatenate, einsum) give instead
@@ -184,16 +192,28 @@ def defop(name: str, forward: Callable, *vjps: Callable | None, sample: Callable
         raise ValueError(f"op {name!r} needs a sample domain for its gradient checks")
     if vjp is None and not vjps:
         raise ValueError(f"op {name!r} has no gradient rule")
+    library_name = None
+    if isinstance(forward, str):
+        library_name = forward
+        forward = _library_forward(library_name, len(vjps) if nin is None else nin)
     if array_fn is None:
         array_fn = (lambda xp, *a, **k: forward(xp, *a, **k)[0]) if saves else forward
     op = Op(name, forward, None, len(vjps) if nin is None else nin, sample, linear, saves,
-            array_fn, doc)
+            array_fn, doc, library_name)
     op.vjp = _with_defaults(vjp or _per_input(vjps, op.params), op)
     REGISTRY[name] = op
     setattr(OP, name, op)
     setattr(T, name, public or op)
     backend.register_op(op)
     return op
+
+
+def _library_forward(name: str, nin: int) -> Callable:
+    """The forward xp.<name>(*arrays), for a backend without that name and for the
+    error paths, which inspect a forward's signature."""
+    if nin == 1:
+        return lambda xp, x: getattr(xp, name)(x)
+    return lambda xp, a, b: getattr(xp, name)(a, b)
 
 
 def defcomposite(name: str, fn: Callable, sample: Callable) -> Callable:

@@ -37,13 +37,13 @@ class Node:
     __slots__ = ("op", "parents", "args", "kw", "ans", "saved", "seq", "hooks", "retained",
                  "site", "__weakref__")
 
-    def __init__(self, op, parents, args, kw, ans):
+    def __init__(self, op, parents, args, kw, ans, saved=None):
         self.op = op
         self.parents = parents
         self.args = args
         self.kw = kw
         self.ans = ans
-        self.saved = None  # what a `saves` op's forward kept for its rules
+        self.saved = saved  # what a `saves` op's forward kept for its rules
         self.seq = next(_seq)
         self.hooks = None
         self.retained = None
@@ -256,7 +256,8 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
             numpy_only = False
     backend = NUMPY if numpy_only else _backend(arrays)
     try:
-        out = op.forward(backend.xp, *arrays, **kw) if kw else op.forward(backend.xp, *arrays)
+        forward = backend.forwards[op]
+        out = forward(*arrays, **kw) if kw else forward(*arrays)
     except Exception as err:
         out = _forward_failed(op, backend.xp, arrays, kw, err)
     saved = None
@@ -268,8 +269,7 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
     t._data = out
     t._grad = t._hooks = None
     if needs_grad and STATE.enabled:
-        t._node = node = Node(op, tuple(parents), tuple(arrays), kw or None, out)
-        node.saved = saved
+        t._node = node = Node(op, parents, arrays, kw or None, out, saved)
         t._rg = True
         if STATE.anomaly:
             _check(node)

@@ -20,18 +20,18 @@ from ..tensor import Tensor
 from .shape import shape_str
 
 # -- arithmetic ---------------------------------------------------------------
-defop("add", lambda xp, a, b: xp.add(a, b),
+defop("add", "add",
       lambda xp, g, ans, a, b: g,
       lambda xp, g, ans, a, b: g,
       sample=s.binary(), linear=True)
-defop("subtract", lambda xp, a, b: xp.subtract(a, b),
+defop("subtract", "subtract",
       lambda xp, g, ans, a, b: g,
       lambda xp, g, ans, a, b: -g,
       sample=s.binary(), linear=True)
-defop("multiply", lambda xp, a, b: xp.multiply(a, b),
+defop("multiply", "multiply",
       lambda xp, g, ans, a, b: g * b,
       lambda xp, g, ans, a, b: g * a, sample=s.binary())
-defop("divide", lambda xp, a, b: xp.divide(a, b),
+defop("divide", "divide",
       lambda xp, g, ans, a, b: g / b,
       lambda xp, g, ans, a, b: -g * ans / b,
       sample=s.binary(s.REAL, s.NONZERO))
@@ -56,26 +56,26 @@ def _power_grad_exponent(xp, g, ans, x, p):
     return g * ans * xp.where(zero & (p < 0), -math.inf, log_x)
 
 
-defop("power", lambda xp, a, b: xp.pow(a, b), _power_grad_base, _power_grad_exponent,
+defop("power", "pow", _power_grad_base, _power_grad_exponent,
       sample=s.binary(s.POSITIVE, s.REAL))
-defop("negative", lambda xp, x: xp.negative(x),
+defop("negative", "negative",
       lambda xp, g, ans, x: -g,
       sample=s.unary(), linear=True)
 
 # -- exponentials and powers --------------------------------------------------
-defop("exp", lambda xp, x: xp.exp(x), lambda xp, g, ans, x: g * ans, sample=s.unary())
-defop("expm1", lambda xp, x: xp.expm1(x), lambda xp, g, ans, x: g * (ans + 1), sample=s.unary())
-defop("log", lambda xp, x: xp.log(x), lambda xp, g, ans, x: g / x, sample=s.unary(s.POSITIVE))
-defop("log1p", lambda xp, x: xp.log1p(x), lambda xp, g, ans, x: g / (x + 1),
+defop("exp", "exp", lambda xp, g, ans, x: g * ans, sample=s.unary())
+defop("expm1", "expm1", lambda xp, g, ans, x: g * (ans + 1), sample=s.unary())
+defop("log", "log", lambda xp, g, ans, x: g / x, sample=s.unary(s.POSITIVE))
+defop("log1p", "log1p", lambda xp, g, ans, x: g / (x + 1),
       sample=s.unary(s.ABOVE_M1))
-defop("sqrt", lambda xp, x: xp.sqrt(x), lambda xp, g, ans, x: g / (ans * 2),
+defop("sqrt", "sqrt", lambda xp, g, ans, x: g / (ans * 2),
       sample=s.unary(s.POSITIVE))
-defop("square", lambda xp, x: xp.square(x), lambda xp, g, ans, x: g * (x * 2), sample=s.unary())
+defop("square", "square", lambda xp, g, ans, x: g * (x * 2), sample=s.unary())
 
 # -- trigonometric and hyperbolic ---------------------------------------------
-defop("sin", lambda xp, x: xp.sin(x), lambda xp, g, ans, x: g * xp.cos(x), sample=s.unary())
-defop("cos", lambda xp, x: xp.cos(x), lambda xp, g, ans, x: -g * xp.sin(x), sample=s.unary())
-defop("tanh", lambda xp, x: xp.tanh(x), lambda xp, g, ans, x: g * (1 - ans * ans), sample=s.unary())
+defop("sin", "sin", lambda xp, g, ans, x: g * xp.cos(x), sample=s.unary())
+defop("cos", "cos", lambda xp, g, ans, x: -g * xp.sin(x), sample=s.unary())
+defop("tanh", "tanh", lambda xp, g, ans, x: g * (1 - ans * ans), sample=s.unary())
 
 
 def _sigmoid(xp, x):
@@ -87,9 +87,9 @@ def _sigmoid(xp, x):
 defop("sigmoid", _sigmoid, lambda xp, g, ans, x: g * ans * (1 - ans), sample=s.unary())
 
 # -- piecewise: signs, extrema, clipping, selection ---------------------------
-defop("abs", lambda xp, x: xp.abs(x), lambda xp, g, ans, x: g * xp.sign(x),
+defop("abs", "abs", lambda xp, g, ans, x: g * xp.sign(x),
       sample=s.unary(s.NONZERO), linear=True)
-defop("sign", lambda xp, x: xp.sign(x), lambda xp, g, ans, x: g * 0,
+defop("sign", "sign", lambda xp, g, ans, x: g * 0,
       sample=s.unary(s.NONZERO), linear=True)
 
 
@@ -98,11 +98,11 @@ def _tie_split(xp, g, a, b):
     return xp.where(a > b, g, xp.where(a == b, g * 0.5, 0))
 
 
-defop("maximum", lambda xp, a, b: xp.maximum(a, b),
+defop("maximum", "maximum",
       lambda xp, g, ans, a, b: _tie_split(xp, g, a, b),
       lambda xp, g, ans, a, b: _tie_split(xp, g, b, a),
       sample=s.binary(), linear=True)
-defop("minimum", lambda xp, a, b: xp.minimum(a, b),
+defop("minimum", "minimum",
       lambda xp, g, ans, a, b: _tie_split(xp, g, b, a),
       lambda xp, g, ans, a, b: _tie_split(xp, g, a, b),
       sample=s.binary(), linear=True)
@@ -235,24 +235,24 @@ def _atan2_grads(xp, g, ans, y, x, needs):
             -scale * y if needs[1] is not None else None)
 
 
-defop("log2", lambda xp, x: xp.log2(x), lambda xp, g, ans, x: g / (x * _LN2),
+defop("log2", "log2", lambda xp, g, ans, x: g / (x * _LN2),
       sample=s.unary(s.POSITIVE))
-defop("log10", lambda xp, x: xp.log10(x), lambda xp, g, ans, x: g / (x * _LN10),
+defop("log10", "log10", lambda xp, g, ans, x: g / (x * _LN10),
       sample=s.unary(s.POSITIVE))
 defop("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda xp, g, ans, x: g * (ans * ans * ans) * -0.5,
       sample=s.unary(s.POSITIVE), doc="1 / sqrt(x).")
 defop("reciprocal", lambda xp, x: 1 / x, lambda xp, g, ans, x: -g * (ans * ans),
       sample=s.unary(s.NONZERO), doc="1 / x.")
-defop("tan", lambda xp, x: xp.tan(x), lambda xp, g, ans, x: g * (1 + ans * ans),
+defop("tan", "tan", lambda xp, g, ans, x: g * (1 + ans * ans),
       sample=s.unary(TRIG))
-defop("sinh", lambda xp, x: xp.sinh(x), lambda xp, g, ans, x: g * xp.cosh(x), sample=s.unary())
-defop("cosh", lambda xp, x: xp.cosh(x), lambda xp, g, ans, x: g * xp.sinh(x), sample=s.unary())
-defop("arcsin", lambda xp, x: xp.asin(x), lambda xp, g, ans, x: g / xp.sqrt(1 - x * x),
+defop("sinh", "sinh", lambda xp, g, ans, x: g * xp.cosh(x), sample=s.unary())
+defop("cosh", "cosh", lambda xp, g, ans, x: g * xp.sinh(x), sample=s.unary())
+defop("arcsin", "asin", lambda xp, g, ans, x: g / xp.sqrt(1 - x * x),
       sample=s.unary(s.UNIT))
-defop("arccos", lambda xp, x: xp.acos(x), lambda xp, g, ans, x: -g / xp.sqrt(1 - x * x),
+defop("arccos", "acos", lambda xp, g, ans, x: -g / xp.sqrt(1 - x * x),
       sample=s.unary(s.UNIT))
-defop("arctan", lambda xp, x: xp.atan(x), lambda xp, g, ans, x: g / (1 + x * x),
+defop("arctan", "atan", lambda xp, g, ans, x: g / (1 + x * x),
       sample=s.unary())
-defop("arctan2", lambda xp, y, x: xp.atan2(y, x),
+defop("arctan2", "atan2",
       vjp=lambda xp, g, ans, inputs, needs: _atan2_grads(xp, g, ans, *inputs, needs), nin=2,
       sample=s.binary(s.REAL, s.NONZERO), doc="The angle of the point (x, y), in [-pi, pi].")
