@@ -121,10 +121,10 @@ def _torch_names(op: Op, params: dict) -> dict:
     return params
 
 
-def _per_input(rules: tuple, params: tuple) -> Callable:
-    """The one rule form the engine calls, from one rule per input (None: no gradient).
-    One and two inputs without params, most ops, are written out: no loop, no
-    argument tuple built per call on the hot path."""
+def _per_input(rules: tuple, params: tuple, defaults: dict) -> Callable:
+    """The one rule form the engine calls, from one rule per input (None: no gradient),
+    the forward's `defaults` filled in. One and two inputs without params, most ops,
+    are written out: no loop, no argument tuple built per call on the hot path."""
     if len(rules) == 1 and not params:  # the elementwise functions
         (rule,) = rules
 
@@ -135,7 +135,9 @@ def _per_input(rules: tuple, params: tuple) -> Callable:
         (rule,) = rules
 
         def vjp1_params(xp, g, ans, inputs, needs, **params):
-            return (rule(xp, g, ans, *inputs, **params) if needs[0] is not None else None,)
+            if needs[0] is None:
+                return (None,)
+            return (rule(xp, g, ans, inputs[0], **{**defaults, **params}),)
         return vjp1_params
     if len(rules) == 2 and None not in rules and not params:
         first, second = rules
@@ -147,16 +149,21 @@ def _per_input(rules: tuple, params: tuple) -> Callable:
         return vjp2
 
     def vjp(xp, g, ans, inputs, needs, **params):
+        params = {**defaults, **params}
         return [rule(xp, g, ans, *inputs, **params) if need is not None and rule is not None
                 else None
                 for rule, need in zip(rules, needs)]
     return vjp
 
 
-def _with_defaults(vjp: Callable, op: Op) -> Callable:
-    """`vjp` called with the forward's defaults for every parameter not given."""
-    defaults = {p.name: p.default for p in inspect.signature(op.forward).parameters.values()
-                if p.name in op.params and p.default is not p.empty}
+def _defaults(op: Op) -> dict:
+    """The forward's defaults for its parameters."""
+    return {p.name: p.default for p in inspect.signature(op.forward).parameters.values()
+            if p.name in op.params and p.default is not p.empty}
+
+
+def _with_defaults(vjp: Callable, defaults: dict) -> Callable:
+    """`vjp` called with `defaults` for every parameter not given."""
     if not defaults:
         return vjp
     return lambda xp, g, ans, inputs, needs, **params: vjp(
@@ -200,7 +207,11 @@ def defop(name: str, forward: Callable | str, *vjps: Callable | None, sample: Ca
         array_fn = (lambda xp, *a, **k: forward(xp, *a, **k)[0]) if saves else forward
     op = Op(name, forward, None, len(vjps) if nin is None else nin, sample, linear, saves,
             array_fn, doc, library_name)
-    op.vjp = _with_defaults(vjp or _per_input(vjps, op.params), op)
+    if vjps and len(vjps) != op.nin:
+        raise ValueError(f"op {name!r} has {len(vjps)} gradient rules for {op.nin} inputs")
+    defaults = _defaults(op)
+    op.vjp = _per_input(vjps, op.params, defaults) if vjp is None else \
+        _with_defaults(vjp, defaults)
     REGISTRY[name] = op
     setattr(OP, name, op)
     setattr(T, name, public or op)

@@ -37,7 +37,12 @@ def _reshape(xp, x, shape):
 
 
 def _ints(shape) -> tuple:
-    return (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+    """A shape as Python ints, which every library takes (one number: a 1-d shape).
+    No np.ndim: it makes an array of the shape first (1 us, in every sum's gradient)."""
+    try:
+        return tuple(map(int, shape))
+    except TypeError:  # a number is not iterable
+        return (int(shape),)
 
 
 def _transpose(xp, x, axes=None):
