@@ -282,6 +282,19 @@ def numpy_where(condition, x1, x2, /):
     return np.where(condition, x1, x2)
 
 
+def numpy_max(x, /, *, axis=None, keepdims=False):
+    """np.max(x, axis=axis, keepdims=keepdims); over the short rows of a 2-d array
+    (classifier logits, (N, C) with C <= 32, the max of softmax and cross-entropy),
+    a column-wise maximum of the transposed copy: numpy reduces a short contiguous
+    axis row by row, slowly (64 x 10 float32: 5.1 us against 2.0; 1024 x 10: 47
+    against 6.6). The same values."""
+    if type(x) is np.ndarray and x.ndim == 2 and (axis == 1 or axis == -1) \
+            and 0 < x.shape[1] <= 32:
+        m = np.maximum.reduce(np.ascontiguousarray(x.T), axis=0)
+        return m[:, None] if keepdims else m
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
 NUMPY_EXTRAS = {"einsum": numpy_einsum, "scatter_add": numpy_scatter_add,
                 "take_index": lambda x, index: x[index], "windows": numpy_windows,
-                "where": numpy_where}
+                "where": numpy_where, "max": numpy_max}

@@ -267,17 +267,21 @@ class Optimizer:
         index = 0
         for g, group in enumerate(self.param_groups):
             for p in group["params"]:
-                if p.grad is not None:
+                grad = p.grad
+                if grad is not None:
                     param = p._data
-                    grad = _grad_array(p.grad)
-                    self._check_gradient(param, grad, index, g)
+                    grad = _grad_array(grad)
+                    # the usual case decided inline: a step checks every parameter
+                    if type(grad) is not type(param) or grad.shape != param.shape \
+                            or not _is_real_floating(grad):
+                        self._check_gradient(param, grad, index, g)
                     work.append((p, param, grad, group, index, g))
                 index += 1
         return work
 
     def _check_gradient(self, param: Any, grad: Any, index: int, g: int) -> None:
-        if type(grad) is type(param) and grad.shape == param.shape and _is_real_floating(grad):
-            return  # the usual case, decided quickly: a step checks every parameter
+        """The full checks, for a gradient that the inline test in _checked_gradients
+        did not pass; raise at a bad one."""
         where = f"{self._name()}: gradient of parameter {index} (param group {g})"
         if not _is_real_floating(grad):
             kind = getattr(grad, "dtype", type(grad).__name__)

@@ -350,8 +350,16 @@ def _weight_array(name: str, weight: Any, logits: Any) -> Any:
     return array_of(_constant_like(weight, logits))
 
 
-def _check_classes(name: str, logits_shape: tuple, target: Any, ignore_index: int) -> None:
-    """Raise on a target that is neither a class nor ignore_index (a host read)."""
+def _is_integral(a: Any) -> bool:
+    """Whether a holds integers (not bools)."""
+    if isinstance(a, np.ndarray):  # 0.1 us; numpy's isdtype takes 1.5
+        return a.dtype.kind in "iu"
+    return namespace(a).isdtype(a.dtype, "integral")
+
+
+def _check_classes(name: str, logits_shape: tuple, target: Any, ignore_index: int) -> bool:
+    """Raise on a target that is neither a class nor ignore_index (a host read).
+    Return whether every target is known to be a class (checked on the host, non-empty)."""
     if not logits_shape:
         raise ValueError(f"{name}: input must have a class axis, got shape ()")
     want = logits_shape[:1] + logits_shape[2:] if len(logits_shape) >= 2 else ()
@@ -366,9 +374,10 @@ def _check_classes(name: str, logits_shape: tuple, target: Any, ignore_index: in
                          f"{logits_shape}: class indices need shape {want}, class "
                          f"probabilities the input's shape")
     n = logits_shape[1] if len(logits_shape) >= 2 else logits_shape[0]
-    if not math.prod(tshape) or not _on_host(target) or (
-            target.dtype.kind in "iu" and not index_outside(target, n)):
-        return  # (one pass: every target a class, the usual case)
+    if not math.prod(tshape) or not _on_host(target):
+        return False
+    if target.dtype.kind in "iu" and not index_outside(target, n):
+        return True  # (one pass: every target a class, the usual case)
     xp = namespace(target)
     bad = (target != ignore_index) & ((target < 0) | (target >= n))
     if bool(xp.any(bad)):
@@ -377,6 +386,7 @@ def _check_classes(name: str, logits_shape: tuple, target: Any, ignore_index: in
         raise IndexError(f"{name}: target class {int(first)} is out of range for "
                          f"{n} classes (input shape {logits_shape}, target shape "
                          f"{tshape})")
+    return False
 
 
 def _check_weight(name: str, weight: Any, logits_shape: tuple) -> None:
@@ -460,16 +470,14 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
                              "probability targets")
         _check_weight("cross_entropy", weight, shape)
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
-    if not namespace(t).isdtype(t.dtype, "integral"):
+    if not _is_integral(t):
         raise TypeError(f"cross_entropy: target must hold integer class indices or float "
                         f"class probabilities, got dtype {t.dtype}")
-    _check_classes("cross_entropy", shape, t, ignore_index)
+    all_classes = _check_classes("cross_entropy", shape, t, ignore_index)
     _check_weight("cross_entropy", weight, shape)
-    if len(shape) == 2 and shape[0] and weight is None and not label_smoothing \
-            and not 0 <= ignore_index < shape[1] and _on_host(t) and t.dtype.kind in "iu" \
-            and not index_outside(t, shape[1]):
-        # every target is a class, none ignored (a host read, free on the host): the
-        # cheaper op
+    if all_classes and len(shape) == 2 and weight is None and not label_smoothing \
+            and not 0 <= ignore_index < shape[1]:
+        # every target is a class, none ignored: the cheaper op
         return apply(_XENT_CLASSES, (input, t), {"reduction": reduction})
     if len(shape) < 2:  # unbatched (C,) and (): N = 1
         input, t = ag.reshape(input, (1, -1)), namespace(t).reshape(t, (1,))
@@ -482,31 +490,33 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
 # -- the usual case in one cheaper op: (N, C) logits, every target a class, no class
 # weights, no smoothing. loss_i = lse_i - z_i,t_i; gradient (softmax - onehot) g.
 def _xent_classes(xp, logits, target, reduction="mean"):
+    n = logits.shape[0]
     z = _shifted(xp, logits, 1)
     e = xp.exp(z)
     sums = _sum_keep(xp, e, 1)
-    picked = xp.take_along_axis(z, xp.reshape(target, (-1, 1)), axis=1)
-    loss = xp.reshape(xp.log(sums) - picked, (-1,))
+    # z[i, t_i] by integer arrays on both axes (the standard's since 2024.12): 1.8 us at
+    # 64 x 10, take_along_axis 5; and the mean as sum / n (1.5 us, xp.mean 4.5)
+    picked = z[xp.arange(n, device=logits.device), target]
+    loss = xp.reshape(xp.log(sums), (n,)) - picked
     if reduction != "none":
-        loss = xp.sum(loss) if reduction == "sum" else xp.mean(loss)
+        loss = xp.sum(loss) if reduction == "sum" else xp.sum(loss) / n
     return loss, e / sums
 
 
 def _xent_classes_grad(xp, g, ans, logits, target, reduction, saved=None):
     n, c = logits.shape
     p = xp.softmax(logits, axis=1) if saved is None else saved
-    onehot = xp.reshape(target, (n, 1)) == _class_row(logits, c)
+    onehot = xp.reshape(target, (n, 1)) == _classes(logits, c)
     scale = xp.reshape(g, (n, 1)) if reduction == "none" else g / n if reduction == "mean" \
         else g
     return (p - xp.astype(onehot, dtype=logits.dtype)) * scale
 
 
-def _class_row(logits, c: int):
-    """[[0, 1, ..., c - 1]] in the logits' library and device (the targets compared
-    with it make the one-hot rows)."""
+def _classes(logits, c: int):
+    """[0, 1, ..., c - 1] in the logits' library and device (the targets, a column,
+    compared with it make the one-hot rows)."""
     data = logits._data if isinstance(logits, Tensor) else logits
-    xp = namespace(data)
-    return xp.reshape(xp.arange(c, device=data.device), (1, c))
+    return namespace(data).arange(c, device=data.device)
 
 
 def _sample_xent_classes(rng):
@@ -555,7 +565,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     data = array_of(input)
     _check_float_input("nll_loss", data)
     shape = tuple(data.shape)
-    if is_floating(t.dtype) or not namespace(t).isdtype(t.dtype, "integral"):
+    if not _is_integral(t):
         raise TypeError(f"nll_loss: target must hold integer class indices, got dtype "
                         f"{t.dtype}")
     _check_classes("nll_loss", shape, t, ignore_index)
