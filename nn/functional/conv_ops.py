@@ -570,12 +570,10 @@ defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True,
 # the same values and gradients, to the bit: max_pool2d's gradient, of g where the
 # window's maximum is positive (relu'(0) = 0, PyTorch's).
 def _relu_max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
-    out, mask = _max_pool2d(xp, x, kernel_size, stride, dilation)
-    if type(out) is np.ndarray:
-        np.maximum(out, 0, out=out)  # max_pool2d's output is fresh; its mask is of x
-    else:
-        out = xp.maximum(out, xp.zeros_like(out))
-    return out, mask
+    out, mask = _max_pool2d(xp, x, kernel_size, stride, dilation)  # the mask is of x
+    # Against an array of zeros: numpy's maximum with the number 0 takes a slow loop
+    # (4.7 us in place at the CNN benchmark's 64 x 8 x 4 x 4 float32; 3.9 us so).
+    return xp.maximum(out, xp.zeros_like(out)), mask
 
 
 def _relu_max_pool2d_grad(xp, g, ans, x, kernel_size, stride=None, dilation=1, saved=None):

@@ -93,7 +93,11 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
 # rule g * (ans > 0), then linear's three), with one node and one module call fewer,
 # and relu applied in place to the product, which is fresh.
 def _linear_relu(xp, x, weight, bias=None):
-    return xp.maximum(_linear(xp, x, weight, bias), 0)
+    out = _linear(xp, x, weight, bias)
+    # Against a row of zeros, not the number 0: numpy's maximum with a scalar takes a
+    # slow loop (linear_relu at 1024 x 256 -> 256, float32: 1444 -> 1397 us; the
+    # product alone 1360). The same values, bit for bit (-0.0 -> 0.0, nan stays).
+    return xp.maximum(out, xp.zeros(out.shape[-1:], dtype=out.dtype, device=out.device))
 
 
 def _linear_relu_grads(xp, g, ans, inputs, needs):
