@@ -292,9 +292,33 @@ def numpy_max(x, /, *, axis=None, keepdims=False):
             and 0 < x.shape[1] <= 32:
         m = np.maximum.reduce(np.ascontiguousarray(x.T), axis=0)
         return m[:, None] if keepdims else m
-    return np.max(x, axis=axis, keepdims=keepdims)
+    return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+
+
+# numpy's sum, max, min, astype and reshape are Python wrappers around the C routes
+# below, which they take for every array, and the wrapper costs as much as a small
+# array's work: at 64 x 10 float32, np.sum over rows 3.6 us against np.add.reduce's
+# 2.3, np.astype 1.1 against 0.5, np.reshape 0.7 against 0.14. The rules and
+# forwards call these names on every node. The same values, types and errors.
+def numpy_sum(x, /, axis=None, dtype=None, keepdims=False):
+    return np.add.reduce(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def numpy_min(x, /, axis=None, keepdims=False):
+    return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
+
+
+def numpy_astype(x, dtype, /, *, copy=True, device=None):
+    return x.astype(dtype, copy=copy) if isinstance(x, (np.ndarray, np.generic)) \
+        else np.astype(x, dtype, copy=copy, device=device)
+
+
+def numpy_reshape(x, /, shape, *, copy=None):
+    return x.reshape(shape, copy=copy) if type(x) is np.ndarray \
+        else np.reshape(x, shape, copy=copy)
 
 
 NUMPY_EXTRAS = {"einsum": numpy_einsum, "scatter_add": numpy_scatter_add,
                 "take_index": lambda x, index: x[index], "windows": numpy_windows,
-                "where": numpy_where, "max": numpy_max}
+                "where": numpy_where, "max": numpy_max, "min": numpy_min,
+                "sum": numpy_sum, "astype": numpy_astype, "reshape": numpy_reshape}

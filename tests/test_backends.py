@@ -179,3 +179,43 @@ def test_numpy_where_kernel_equals_np_where(seed):
         got, want = kernels.numpy_where(*args), np.where(*args)
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
+
+
+_VALUES = [np.float32(2.5), np.array(3.0), np.arange(6, dtype=np.int8).reshape(2, 3),
+           np.array([[True, False], [True, True]]), np.ones((2, 0, 3), np.float32),
+           np.random.default_rng(0).standard_normal((4, 3, 2)).astype(np.float32),
+           np.asfortranarray(np.random.default_rng(1).standard_normal((3, 5)))]
+
+
+@pytest.mark.parametrize("x", _VALUES, ids=range(len(_VALUES)))
+def test_numpy_c_routes_equal_numpys_functions(x):
+    """The numpy backend's sum, max, min, astype and reshape (the C routes under numpy's
+    Python wrappers) give numpy's values, dtypes and types, and raise where it raises."""
+    def same(got, want):
+        assert type(got) is type(want) and np.shape(got) == np.shape(want)
+        assert np.result_type(got) == np.result_type(want)
+        np.testing.assert_array_equal(got, want)
+
+    axes = [None] + list(range(np.ndim(x))) + ([(0, -1)] if np.ndim(x) > 1 else [])
+    for axis in axes:
+        for keepdims in (False, True):
+            same(kernels.numpy_sum(x, axis=axis, keepdims=keepdims),
+                 np.sum(x, axis=axis, keepdims=keepdims))
+            for mine, numpys in ((kernels.numpy_max, np.max), (kernels.numpy_min, np.min)):
+                try:
+                    want = numpys(x, axis=axis, keepdims=keepdims)
+                except ValueError:  # a zero-size reduction
+                    with pytest.raises(ValueError):
+                        mine(x, axis=axis, keepdims=keepdims)
+                    continue
+                same(mine(x, axis=axis, keepdims=keepdims), want)
+    same(kernels.numpy_sum(x, dtype=np.float64), np.sum(x, dtype=np.float64))
+    for copy in (True, False):
+        same(kernels.numpy_astype(x, np.float32, copy=copy), np.astype(x, np.float32, copy=copy))
+    copied = kernels.numpy_astype(x, x.dtype)
+    assert not np.shares_memory(copied, x)
+    if isinstance(x, np.ndarray):
+        for copy in (None, True):
+            got = kernels.numpy_reshape(x, (-1,), copy=copy)
+            same(got, np.reshape(x, (-1,), copy=copy))
+            assert np.shares_memory(got, x) == np.shares_memory(np.reshape(x, (-1,), copy=copy), x)
