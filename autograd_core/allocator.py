@@ -29,6 +29,7 @@ memory given back to the OS matters more than a step's last fraction of speed.
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
 
 M_TRIM_THRESHOLD = -1  # mallopt parameter numbers, from glibc's malloc.h
@@ -40,11 +41,18 @@ TRIM_THRESHOLD = 1 << 30  # a step's freed heap kept for the next one (see above
 def tune_malloc() -> bool:
     """Raise glibc's mmap and trim thresholds for this process; True if they were set,
     False (doing nothing) off glibc."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
+    libc = _glibc()
+    if libc is None:
         return False
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
                 and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+@functools.cache  # a CDLL is a reference cycle of ctypes objects: load it once
+def _glibc() -> ctypes.CDLL | None:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None

@@ -76,3 +76,16 @@ def test_tune_malloc_does_nothing_off_glibc():
     from autograd_core import allocator
 
     assert allocator.tune_malloc() is False
+
+
+def test_tune_malloc_twice_leaves_no_reference_cycle():
+    """A program (or a benchmark) may call it per model: each call must not leave a
+    ctypes library object for the cycle collector."""
+    import gc
+
+    from autograd_core import allocator
+
+    allocator.tune_malloc()
+    gc.collect()
+    allocator.tune_malloc()
+    assert gc.collect() == 0
