@@ -269,7 +269,7 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
     t._data = out
     t._grad = t._hooks = None
     if needs_grad and STATE.enabled:
-        t._node = node = Node(op, parents, arrays, kw or None, out, saved)
+        t._node = node = Node(op, tuple(parents), tuple(arrays), kw or None, out, saved)
         t._rg = True
         if STATE.anomaly:
             _check(node)
