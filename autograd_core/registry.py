@@ -2,14 +2,17 @@
 
 An op is a forward on arrays plus one gradient rule per input:
 
-    defop("exp", lambda xp, x: xp.exp(x),
-          lambda xp, g, ans, x: g * ans, sample=s.unary())
+    defop("rsqrt", lambda xp, x: 1 / xp.sqrt(x),
+          lambda xp, g, ans, x: g * (ans * ans * ans) * -0.5, sample=s.unary(s.POSITIVE))
+    defop("exp", "exp", lambda xp, g, ans, x: g * ans, sample=s.unary())
 
 The forward gets ``xp``, the array namespace of its inputs' backend (numpy,
 CuPy, any array-API library: see backend.py), and is written with the array
-API standard's names. A rule ``rule(xp, g, ans, *inputs, **params)`` is
-written against a namespace of *ops*, never against an array library or the
-Tensor directly:
+API standard's names; a forward that is one standard function is given by its
+name, and each backend calls its library's function directly.
+
+A rule ``rule(xp, g, ans, *inputs, **params)`` is written against a namespace
+of *ops*, never against an array library or the Tensor directly:
 
 * in a plain backward pass the engine calls it with the backend's ``ops``
   (each op's forward on that backend's arrays), so it costs a few array
