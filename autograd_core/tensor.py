@@ -255,8 +255,8 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
         if type(d) is not ndarray and type(d) not in _NUMBERS and d is not None:
             numpy_only = False
     backend = NUMPY if numpy_only else _backend(arrays)
+    forward = backend.forwards[op]
     try:
-        forward = backend.forwards[op]
         out = forward(*arrays, **kw) if kw else forward(*arrays)
     except Exception as err:
         out = _forward_failed(op, backend.xp, arrays, kw, err)
