@@ -551,12 +551,16 @@ def _dense_forward(params, x, act):
     return hs, pre
 
 
-def _dense_backward(params, hs, pre, g, act_backward, weights=True):
-    """From g = d loss / d output: [dW1, db1, ...] with weights, else d loss / d input."""
-    grads = []
+def _dense_backward(params, hs, pre, g, act_backward, weights=True, halves=False):
+    """From g = d loss / d output: [dW1, db1, ...] with weights, else d loss / d input.
+    halves: the rows are two batches whose bias gradients are summed apart, as the engine
+    does for D(fake) and D(real): where they cancel (a unit with one slope on every row)
+    that gives 0, not rounding noise that Adam's first step turns into a step of lr."""
+    grads, m = [], g.shape[0] // 2
     for i in range(len(params) // 2 - 1, -1, -1):
         if weights:
-            grads += [g.sum(axis=0), g.T @ hs[i]]  # b, W (reversed below)
+            db = g[:m].sum(axis=0) + g[m:].sum(axis=0) if halves else g.sum(axis=0)
+            grads += [db, g.T @ hs[i]]  # b, W (reversed below)
             if i == 0:
                 return grads[::-1]
         g = g @ params[2 * i]
@@ -627,7 +631,7 @@ class FloorRingGAN:
         d_loss = out[:n].mean() - out[n:2 * n].mean() + self.gp_weight * penalty
         e = xp.concatenate([xp.full_like(out[:n], 1 / n), xp.full_like(out[:n], -1 / n)])
         grads = _dense_backward(D, [h[:2 * n] for h in hs], [a[:2 * n] for a in pre], e,
-                                   leaky_backward)
+                                leaky_backward, halves=True)
         dp = (2 * self.gp_weight / n) * (r - 1) / xp.where(r == 0, 1, r) * p
         for i in range(len(D) // 2):
             grads[2 * i] += qs[i].T @ dp
@@ -713,6 +717,29 @@ def _torch_cuda():
     return torch if torch.cuda.is_available() else None
 
 
+def check_floor(row: str, engine: list, floor: list) -> None:
+    """AssertionError naming the row unless the floor's losses equal the engine's."""
+    err = max(abs(a - b) / (1e-6 + 1e-4 * abs(b)) for a, b in zip(floor, engine))
+    if not err <= 1:
+        raise AssertionError(f"{row}: the floor disagrees with the engine: floor losses "
+                             f"{floor}, engine {engine}")
+
+
+def floor_of(trainer, xp) -> Callable:
+    """step(i) of the hand-written floor of a CNN Classifier or a RingGAN, on xp, from
+    the trainer's current weights and on its batches."""
+    init = [xp.asarray(to_numpy(p.data)) for p in trainer.parameters()]
+    if isinstance(trainer, Classifier):
+        group = trainer.opt.param_groups[0]
+        floor = FloorCNN(xp, init, group["lr"], group["momentum"])
+        batches = [(x.data, y.data) for x, y in trainer.batches]
+    else:
+        n_g = len(list(trainer.G.parameters()))
+        floor = FloorRingGAN(xp, init[:n_g], init[n_g:])
+        batches = trainer.batches
+    return lambda i=0: floor.step(*batches[i % len(batches)])
+
+
 def _speed_mlp(dev: Device, torch, n: int, rng, sizes=(784, 1024, 1024, 10)) -> tuple:
     """(engine, floor, torch or None) seconds per SGD step of the MLP at batch n, after
     checking that the floor computes the engine's losses on two consecutive steps."""
@@ -723,12 +750,8 @@ def _speed_mlp(dev: Device, torch, n: int, rng, sizes=(784, 1024, 1024, 10)) -> 
     init = [to_numpy(p.data) for p in trainer.parameters()]
     floor = FloorMLP(cp, [cp.asarray(p) for p in init], 0.01)
     xd, yd = cp.asarray(x), cp.asarray(y)
-    l_engine = [float(to_numpy(trainer.step().data)) for _ in range(2)]
-    l_floor = [float(floor.step(xd, yd)) for _ in range(2)]
-    err = max(abs(a - b) / (1e-6 + 1e-4 * abs(b)) for a, b in zip(l_floor, l_engine))
-    if not err <= 1:
-        raise AssertionError(f"MLP floor disagrees with the engine at batch {n}: "
-                             f"floor losses {l_floor}, engine {l_engine}")
+    check_floor(f"MLP batch {n}", [float(to_numpy(trainer.step().data)) for _ in range(2)],
+                [float(floor.step(xd, yd)) for _ in range(2)])
     t_engine = per_call(trainer.step, dev.sync)
     t_floor = per_call(lambda: floor.step(xd, yd), dev.sync)
     if torch is None:
@@ -797,17 +820,24 @@ def speed(dev: Device, deadline: float, batches=(128, 1024, 8192), quick=False) 
     else:
         notes.append("chain: not run (time budget)")
 
-    # the small CNN and the ring-GAN step: engine against PyTorch (no hand-written floor)
-    work = workloads(quick)
-    for name, make in list(work.items())[1:]:
+    # the small CNN (also at 1x28x28 on the GPU) and the ring-GAN step
+    work = list(workloads(quick).items())[1:]
+    if not quick:
+        big = [(rng.standard_normal((1024, 1, 28, 28)).astype(f32), rng.integers(0, 10, 1024))
+               for _ in range(2)]
+        work.insert(1, ("CNN conv3x3(8)-pool-linear, batch 1024 of 1x28x28",
+                        lambda put: Classifier(lambda: _cnn(28), big, put)))
+    for name, make in work:
         if time.monotonic() > deadline:
             notes.append(f"{name}: not run (time budget)")
             continue
         trainer = make(dev.put)
+        floor_step = floor_of(trainer, cp)
+        check_floor(name, [float(to_numpy(trainer.step(i).data)) for i in range(2)],
+                    [float(floor_step(i)) for i in range(2)])
         t_torch = _torch_time(name, trainer, torch) if torch is not None else None
-        add(name + " (one step)", per_call(trainer.step, dev.sync), None, t_torch)
-    notes.append("CNN and GAN rows have no hand-written CuPy floor (only the MLP and the "
-                 "chain do).")
+        add(name + " (one step)", per_call(trainer.step, dev.sync),
+            per_call(floor_step, dev.sync), t_torch)
     if torch is None:
         notes.append("PyTorch with CUDA not available: no torch column.")
     return {"rows": rows, "notes": notes, "ok": True}
