@@ -396,7 +396,7 @@ def floor_kernels(xp):
 def floor_step_kernels(xp, slope=0.2):
     """(leaky_backward(g, a), momentum(g, lr, mu, p, buf), adam(g, t, p, m, v, lr, betas,
     eps)) for xp, the updates in place, each as optim's (PyTorch's) rule; fused on CuPy.
-    momentum: buf = mu buf + g, p -= lr buf (mu = 0 on the first step, buf = 0: buf = g).
+    momentum: buf = mu buf + g, p -= lr buf (buf starting at 0, the first buf is g).
     adam: m = lerp(m, g, 1 - beta1) (rounded as optim.optimizer.lerp_), v = beta2 v +
     (1 - beta2) g^2, p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)."""
     def scalars(t, lr, betas, eps):
@@ -500,13 +500,12 @@ class FloorCNN:
     params: [conv weight (C, 1, 3, 3), conv bias (C,), linear weight (10, F), linear
     bias (10,)], as model.parameters(). Activations are kept channel-first, (C, n, H, W):
     the convolution is one matmul of the (C, 9) weight with (9, n H W) im2col columns
-    sliced from the padded input, and the pool reads 2x2 blocks by a reshape."""
+    sliced from the padded input, and the pool takes the maximum of four strided views."""
 
     def __init__(self, xp, params, lr, momentum):
         self.xp, self.lr, self.momentum = xp, lr, momentum
         self.params = [xp.array(p, copy=True) for p in params]
-        self.bufs = [xp.zeros_like(p) for p in self.params]
-        self.first = True
+        self.bufs = [xp.zeros_like(p) for p in self.params]  # mu 0 + g: the first is g
         self.relu_backward, _ = floor_kernels(xp)
         _, self.update, _ = floor_step_kernels(xp)
 
@@ -518,25 +517,27 @@ class FloorCNN:
         xpad = xp.pad(x[:, 0], ((0, 0), (1, 1), (1, 1)))
         cols = xp.stack([xpad[:, i:i + hgt, j:j + wid] for i in range(3) for j in range(3)])
         cols = cols.reshape(9, -1)  # (9, n H W): tap (i, j) of every output pixel
-        conv = wc.reshape(c, 9) @ cols + bc[:, None]
-        act = xp.maximum(conv, 0).reshape(c, n, hgt, wid)[:, :, :2 * h, :2 * w]
-        win = act.reshape(c, n, h, 2, w, 2).transpose(0, 1, 2, 4, 3, 5).reshape(c, n, h, w, 4)
-        pooled = win.max(axis=-1)
+        conv = (wc.reshape(c, 9) @ cols + bc[:, None]).reshape(c, n, hgt, wid)
+        # relu(max) = max(relu): pool the 2x2 windows' four quarters (row-major), then ReLU
+        quarters = [(i, j, conv[:, :, i:2 * h:2, j:2 * w:2]) for i in (0, 1) for j in (0, 1)]
+        top = xp.maximum(xp.maximum(quarters[0][2], quarters[1][2]),
+                         xp.maximum(quarters[2][2], quarters[3][2]))
+        pooled = xp.maximum(top, 0)
         flat = pooled.transpose(1, 0, 2, 3).reshape(n, -1)  # nn.Flatten of (n, C, h, w)
         loss, g = softmax_cross_entropy(xp, flat @ wl.T + bl, y)
         g_wl, g_bl = g.T @ flat, g.sum(axis=0)
-        g = (g @ wl).reshape(n, c, h, w).transpose(1, 0, 2, 3)
-        # PyTorch's tie rule: the first maximum of a window takes the gradient
-        g = (win.argmax(axis=-1)[..., None] == xp.arange(4)) * g[..., None]
-        g = g.reshape(c, n, h, w, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(c, n, 2 * h, 2 * w)
-        if (2 * h, 2 * w) != (hgt, wid):  # the pool drops an odd last row or column
-            g = xp.pad(g, ((0, 0), (0, 0), (0, hgt - 2 * h), (0, wid - 2 * w)))
-        g = self.relu_backward(g.reshape(c, -1), conv)
+        rest = self.relu_backward((g @ wl).reshape(n, c, h, w).transpose(1, 0, 2, 3), pooled)
+        # PyTorch's tie rule: the first maximum of a window takes the gradient; an odd
+        # side's last row or column is not pooled and gets none
+        g, zero = xp.zeros_like(conv), xp.zeros((), conv.dtype)
+        for i, j, q in quarters:
+            hit = q == top
+            g[:, :, i:2 * h:2, j:2 * w:2] = xp.where(hit, rest, zero)
+            rest = xp.where(hit, zero, rest)
+        g = g.reshape(c, -1)
         grads = [(g @ cols.T).reshape(wc.shape), g.sum(axis=1), g_wl, g_bl]
-        mu = 0.0 if self.first else self.momentum  # the buffer starts at the first gradient
-        self.first = False
         for p, gp, buf in zip(self.params, grads, self.bufs):
-            self.update(gp, self.lr, mu, p, buf)
+            self.update(gp, self.lr, self.momentum, p, buf)
         return loss
 
 
