@@ -122,16 +122,21 @@ def _equal_runs(trainer, floor, batches, record, engine_grads, dtype, steps=3):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("side", [4, 5])
+@pytest.mark.parametrize("side", [6, 7])
 def test_the_cnn_floor_equals_the_engine_on_numpy(dtype, side):
     """Three SGD-with-momentum steps of _cnn(side); an odd side drops the pool's last row
-    and column. Half the images are constant, so windows tie: the first maximum of a
-    window takes its gradient (PyTorch's rule, the engine's)."""
+    and column. A third of the images are constant and a third constant along the
+    anti-diagonals (x[r, c] = f(r + c): a window's (0, 1) and (1, 0) see the same 3x3
+    patch), so windows tie, all four or two: one maximum alone takes the gradient
+    (PyTorch's rule, the engine's). Which one is not seen here: tied entries have the
+    same patch, hence the same weight gradient."""
     rng = np.random.default_rng(2)
+    r = np.arange(side)
     batches = []
     for _ in range(3):
         x = rng.standard_normal((6, 1, side, side)).astype(np.float32)
-        x[::2] = rng.uniform(0.5, 2, (3, 1, 1, 1))
+        x[::3] = rng.uniform(0.5, 2, (2, 1, 1, 1))
+        x[1::3, 0] = rng.standard_normal((2, 2 * side))[:, r[:, None] + r]
         batches.append((x, rng.integers(0, 10, 6)))
     trainer = gc.Classifier(lambda: gc._cnn(side), batches, _cast(dtype))
     floor = gc.FloorCNN(np, [np.array(p.data) for p in trainer.parameters()], 0.01, 0.9)
