@@ -582,7 +582,7 @@ class FloorRingGAN:
     weights almost everywhere (the engine's rule where(a > 0, g, 0.2 g) is linear in g),
     so p_0 is multilinear in the W_l and the product rule gives, with
     r = ||p_0|| per row (ag.norm: no eps in the sqrt; its gradient p_0 / r, 0 at r = 0)
-    and u = d GP / d p_0 = 2 (r - 1) / n * p_0 / r:
+    and u = d GP / d p_0 = 2 (r - 1) / n * p_0 / r (times 10 in the loss):
         d GP / d W_l = q_l^T dp_l,  dp_0 = u,  dp_{l+1} = (dp_l W_l^T) * s_l;
     the biases move only the s_l, so GP adds nothing to their gradients."""
 
@@ -611,8 +611,10 @@ class FloorRingGAN:
     def step(self, real, z1, eps, z2):
         """One critic and one generator step; d_loss + g_loss before them (0-d)."""
         xp, n, G, D = self.xp, real.shape[0], self.g, self.d
-        relu, leaky, leaky_backward = (lambda a: xp.maximum(a, 0)), self._leaky, \
-            self.leaky_backward
+        leaky, leaky_backward = self._leaky, self.leaky_backward
+
+        def relu(a):
+            return xp.maximum(a, 0)
         self.t += 1
         # critic step: D on fake, real and x_hat as one batch of 3n rows
         fake = _dense_forward(G, z1, relu)[1][-1]
@@ -633,7 +635,7 @@ class FloorRingGAN:
         e = xp.concatenate([xp.full_like(out[:n], 1 / n), xp.full_like(out[:n], -1 / n)])
         grads = _dense_backward(D, [h[:2 * n] for h in hs], [a[:2 * n] for a in pre], e,
                                 leaky_backward, halves=True)
-        dp = (2 * self.gp_weight / n) * (r - 1) / xp.where(r == 0, 1, r) * p
+        dp = (2 * self.gp_weight / n) * (r - 1) / (r + (r == 0)) * p  # 0 at r = 0
         for i in range(len(D) // 2):
             grads[2 * i] += qs[i].T @ dp
             if i < len(D) // 2 - 1:
