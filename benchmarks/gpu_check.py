@@ -393,6 +393,74 @@ def floor_kernels(xp):
     return relu_backward, sgd
 
 
+def floor_step_kernels(xp, slope=0.2):
+    """(leaky_backward(g, a), momentum(g, lr, mu, p, buf), adam(g, t, p, m, v, lr, betas,
+    eps)) for xp, the updates in place, each as optim's (PyTorch's) rule; fused on CuPy.
+    momentum: buf = mu buf + g, p -= lr buf (buf starting at 0, the first buf is g).
+    adam: m = lerp(m, g, 1 - beta1) (rounded as optim.optimizer.lerp_), v = beta2 v +
+    (1 - beta2) g^2, p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)."""
+    def scalars(t, lr, betas, eps):
+        (b1, b2), w = betas, 1 - betas[0]
+        return w, b2, (1 - b2 ** t) ** 0.5, eps, lr / (1 - b1 ** t)
+    if not hasattr(xp, "ElementwiseKernel"):
+        def leaky_backward(g, a):
+            return xp.where(a > 0, g, g * slope)
+
+        def momentum(g, lr, mu, p, buf):
+            buf *= mu
+            buf += g
+            p -= lr * buf
+
+        def adam(g, t, p, m, v, lr, betas, eps):
+            w, b2, c2, eps, step_size = scalars(t, lr, betas, eps)
+            if w < 0.5:
+                m += w * (g - m)
+            else:
+                m -= g
+                m *= 1.0 - w
+                m += g
+            v *= b2
+            v += (1 - b2) * g * g
+            denom = xp.sqrt(v)
+            denom /= c2
+            denom += eps
+            p -= m / denom * step_size
+        return leaky_backward, momentum, adam
+    leaky = xp.ElementwiseKernel("T g, T a, float64 s", "T out", "out = a > (T)0 ? g : g * (T)s",
+                                 "floor_leaky_backward")
+    sgd = xp.ElementwiseKernel("T g, float64 lr, float64 mu", "T p, T buf",
+                               "buf = (T)mu * buf + g; p = p - (T)lr * buf", "floor_momentum")
+    step = xp.ElementwiseKernel(
+        "T g, float64 w, float64 b2, float64 c2, float64 eps, float64 step_size", "T p, T m, T v",
+        "m = w < 0.5 ? m + (T)w * (g - m) : (m - g) * (T)(1.0 - w) + g;"
+        "v = v * (T)b2 + (T)(1.0 - b2) * g * g;"
+        "p = p - m / (sqrt(v) / (T)c2 + (T)eps) * (T)step_size", "floor_adam")
+
+    def leaky_backward(g, a):
+        return leaky(g, a, float(slope))
+
+    def momentum(g, lr, mu, p, buf):
+        sgd(g, float(lr), float(mu), p, buf)
+
+    def adam(g, t, p, m, v, lr, betas, eps):
+        step(g, *map(float, scalars(t, lr, betas, eps)), p, m, v)
+    return leaky_backward, momentum, adam
+
+
+def softmax_cross_entropy(xp, z, y):
+    """(mean cross-entropy of logits z (n, k) at labels y, its gradient w.r.t. z)."""
+    n = z.shape[0]
+    m = z.max(axis=1, keepdims=True)
+    e = xp.exp(z - m)
+    s = e.sum(axis=1, keepdims=True)
+    rows = xp.arange(n)
+    loss = (xp.log(s[:, 0]) + m[:, 0] - z[rows, y]).mean()
+    g = e / s
+    g[rows, y] -= 1
+    g /= n
+    return loss, g
+
+
 class FloorMLP:
     """An MLP with ReLUs, softmax cross-entropy (mean) and plain SGD, by hand.
 
@@ -405,7 +473,7 @@ class FloorMLP:
 
     def step(self, x, y):
         """One SGD step on (x, y); the loss before it (a 0-d device array)."""
-        xp, n = self.xp, x.shape[0]
+        xp = self.xp
         ws, bs = self.params[0::2], self.params[1::2]
         acts, pre = [x], []
         for i, (w, b) in enumerate(zip(ws, bs)):
@@ -414,15 +482,7 @@ class FloorMLP:
                 pre.append(h)
                 h = xp.maximum(h, 0)
             acts.append(h)
-        z = acts.pop()
-        m = z.max(axis=1, keepdims=True)
-        e = xp.exp(z - m)
-        s = e.sum(axis=1, keepdims=True)
-        rows = xp.arange(n)
-        loss = (xp.log(s[:, 0]) + m[:, 0] - z[rows, y]).mean()
-        g = e / s
-        g[rows, y] -= 1
-        g /= n
+        loss, g = softmax_cross_entropy(xp, acts.pop(), y)
         grads = []
         for i in range(len(ws) - 1, -1, -1):
             grads += [g.sum(axis=0), g.T @ acts[i]]  # b, W (reversed below)
@@ -431,6 +491,165 @@ class FloorMLP:
         for p, gp in zip(self.params, grads[::-1]):
             self.sgd(gp, self.lr, p)
         return loss
+
+
+class FloorCNN:
+    """_cnn(side) by hand: Conv2d(1, C, 3, padding=1) -> ReLU -> MaxPool2d(2) -> Flatten
+    -> Linear, softmax cross-entropy (mean), SGD with momentum (PyTorch's rule).
+
+    params: [conv weight (C, 1, 3, 3), conv bias (C,), linear weight (10, F), linear
+    bias (10,)], as model.parameters(). Activations are kept channel-first, (C, n, H, W):
+    the convolution is one matmul of the (C, 9) weight with (9, n H W) im2col columns
+    sliced from the padded input, and the pool takes the maximum of four strided views."""
+
+    def __init__(self, xp, params, lr, momentum):
+        self.xp, self.lr, self.momentum = xp, lr, momentum
+        self.params = [xp.array(p, copy=True) for p in params]
+        self.bufs = [xp.zeros_like(p) for p in self.params]  # mu 0 + g: the first is g
+        self.relu_backward, _ = floor_kernels(xp)
+        _, self.update, _ = floor_step_kernels(xp)
+
+    def step(self, x, y):
+        """One step on images x (n, 1, H, W) and labels y; the loss before it (0-d)."""
+        xp, (wc, bc, wl, bl) = self.xp, self.params
+        n, _, hgt, wid = x.shape
+        c, h, w = wc.shape[0], hgt // 2, wid // 2
+        xpad = xp.pad(x[:, 0], ((0, 0), (1, 1), (1, 1)))
+        cols = xp.stack([xpad[:, i:i + hgt, j:j + wid] for i in range(3) for j in range(3)])
+        cols = cols.reshape(9, -1)  # (9, n H W): tap (i, j) of every output pixel
+        conv = (wc.reshape(c, 9) @ cols + bc[:, None]).reshape(c, n, hgt, wid)
+        # relu(max) = max(relu): pool the 2x2 windows' four quarters (row-major), then ReLU
+        quarters = [(i, j, conv[:, :, i:2 * h:2, j:2 * w:2]) for i in (0, 1) for j in (0, 1)]
+        top = xp.maximum(xp.maximum(quarters[0][2], quarters[1][2]),
+                         xp.maximum(quarters[2][2], quarters[3][2]))
+        pooled = xp.maximum(top, 0)
+        flat = pooled.transpose(1, 0, 2, 3).reshape(n, -1)  # nn.Flatten of (n, C, h, w)
+        loss, g = softmax_cross_entropy(xp, flat @ wl.T + bl, y)
+        g_wl, g_bl = g.T @ flat, g.sum(axis=0)
+        rest = self.relu_backward((g @ wl).reshape(n, c, h, w).transpose(1, 0, 2, 3), pooled)
+        # PyTorch's tie rule: the first maximum of a window takes the gradient; an odd
+        # side's last row or column is not pooled and gets none
+        g, zero = xp.zeros_like(conv), xp.zeros((), conv.dtype)
+        for i, j, q in quarters:
+            hit = q == top
+            g[:, :, i:2 * h:2, j:2 * w:2] = xp.where(hit, rest, zero)
+            rest = xp.where(hit, zero, rest)
+        g = g.reshape(c, -1)
+        grads = [(g @ cols.T).reshape(wc.shape), g.sum(axis=1), g_wl, g_bl]
+        for p, gp, buf in zip(self.params, grads, self.bufs):
+            self.update(gp, self.lr, self.momentum, p, buf)
+        return loss
+
+
+def _dense_forward(params, x, act):
+    """An MLP [W1, b1, ...] on x: (layer inputs h_0 = x, h_1, ..., pre-activations a_l);
+    act between layers, the last layer's a is the output."""
+    hs, pre = [x], []
+    for i in range(0, len(params), 2):
+        pre.append(hs[-1] @ params[i].T + params[i + 1])
+        if i < len(params) - 2:
+            hs.append(act(pre[-1]))
+    return hs, pre
+
+
+def _dense_backward(params, hs, pre, g, act_backward, weights=True, halves=False):
+    """From g = d loss / d output: [dW1, db1, ...] with weights, else d loss / d input.
+    halves: the rows are two batches whose bias gradients are summed apart, as the engine
+    does for D(fake) and D(real): where they cancel (a unit with one slope on every row)
+    that gives 0, not rounding noise that Adam's first step turns into a step of lr."""
+    grads, m = [], g.shape[0] // 2
+    for i in range(len(params) // 2 - 1, -1, -1):
+        if weights:
+            db = g[:m].sum(axis=0) + g[m:].sum(axis=0) if halves else g.sum(axis=0)
+            grads += [db, g.T @ hs[i]]  # b, W (reversed below)
+            if i == 0:
+                return grads[::-1]
+        g = g @ params[2 * i]
+        if i > 0:
+            g = act_backward(g, pre[i - 1])
+    return g
+
+
+class FloorRingGAN:
+    """RingGAN.step by hand: G = Linear-ReLU-...-Linear, critic D = Linear-LeakyReLU(0.2)-
+    ...-Linear(., 1); a critic step on D(fake).mean() - D(real).mean() + 10 GP, then a
+    generator step on -D(G(z2)).mean() with the updated critic; Adam (PyTorch's) on each.
+
+    The penalty's gradient. Write D's layers l = 0..L-1 as a_l = h_l W_l^T + b_l,
+    h_0 = x, h_{l+1} = act(a_l), output a_{L-1}, and s_l = act'(a_l) in {1, 0.2}. The
+    input gradient of sum D(x) is p_0, from q_{L-1} = 1 (n, 1), p_l = q_l W_l and
+    q_{l-1} = p_l * s_{l-1}. LeakyReLU is piecewise linear: s_l is constant in the
+    weights almost everywhere (the engine's rule where(a > 0, g, 0.2 g) is linear in g),
+    so p_0 is multilinear in the W_l and the product rule gives, with
+    r = ||p_0|| per row (ag.norm: no eps in the sqrt; its gradient p_0 / r, 0 at r = 0)
+    and u = d GP / d p_0 = 2 (r - 1) / n * p_0 / r (times 10 in the loss):
+        d GP / d W_l = q_l^T dp_l,  dp_0 = u,  dp_{l+1} = (dp_l W_l^T) * s_l;
+    the biases move only the s_l, so GP adds nothing to their gradients."""
+
+    def __init__(self, xp, params_g, params_d, lr=1e-4, betas=(0.5, 0.9), eps=1e-8,
+                 gp_weight=10.0, slope=0.2):
+        self.xp, self.lr, self.betas, self.eps = xp, lr, betas, eps
+        self.gp_weight, self.slope = gp_weight, slope
+        self.g = [xp.array(p, copy=True) for p in params_g]
+        self.d = [xp.array(p, copy=True) for p in params_d]
+        self.moments = [(xp.zeros_like(p), xp.zeros_like(p)) for p in self.g + self.d]
+        self.t = 0
+        self.relu_backward, _ = floor_kernels(xp)
+        self.leaky_backward, _, self.adam = floor_step_kernels(xp, slope)
+
+    @property
+    def params(self):
+        return self.g + self.d
+
+    def _leaky(self, a):
+        return self.xp.where(a > 0, a, a * self.slope)
+
+    def _adam(self, params, grads, moments):
+        for p, gp, (m, v) in zip(params, grads, moments):
+            self.adam(gp, self.t, p, m, v, self.lr, self.betas, self.eps)
+
+    def step(self, real, z1, eps, z2):
+        """One critic and one generator step; d_loss + g_loss before them (0-d)."""
+        xp, n, G, D = self.xp, real.shape[0], self.g, self.d
+        leaky, leaky_backward = self._leaky, self.leaky_backward
+
+        def relu(a):
+            return xp.maximum(a, 0)
+        self.t += 1
+        # critic step: D on fake, real and x_hat as one batch of 3n rows
+        fake = _dense_forward(G, z1, relu)[1][-1]
+        x_hat = eps * real + (1 - eps) * fake
+        hs, pre = _dense_forward(D, xp.concatenate([fake, real, x_hat]), leaky)
+        out = pre[-1]
+        rows = slice(2 * n, 3 * n)
+        q, qs = xp.ones_like(out[rows]), []
+        for i in range(len(D) // 2 - 1, -1, -1):  # p_0 = d sum D(x_hat) / d x_hat
+            qs.append(q)
+            p = q @ D[2 * i]
+            if i > 0:
+                q = leaky_backward(p, pre[i - 1][rows])
+        qs.reverse()
+        r = xp.sqrt((p * p).sum(axis=1, keepdims=True))
+        penalty = ((r - 1) ** 2).mean()
+        d_loss = out[:n].mean() - out[n:2 * n].mean() + self.gp_weight * penalty
+        e = xp.concatenate([xp.full_like(out[:n], 1 / n), xp.full_like(out[:n], -1 / n)])
+        grads = _dense_backward(D, [h[:2 * n] for h in hs], [a[:2 * n] for a in pre], e,
+                                leaky_backward, halves=True)
+        dp = (2 * self.gp_weight / n) * (r - 1) / (r + (r == 0)) * p  # 0 at r = 0
+        for i in range(len(D) // 2):
+            grads[2 * i] += qs[i].T @ dp
+            if i < len(D) // 2 - 1:
+                dp = leaky_backward(dp @ D[2 * i].T, pre[i][rows])
+        self._adam(D, grads, self.moments[len(G):])
+        # generator step through the updated, frozen critic
+        hs_g, pre_g = _dense_forward(G, z2, relu)
+        hs, pre = _dense_forward(D, pre_g[-1], leaky)
+        g_loss = -pre[-1].mean()
+        g = _dense_backward(D, hs, pre, xp.full_like(pre[-1], -1 / n), leaky_backward,
+                            weights=False)
+        grads = _dense_backward(G, hs_g, pre_g, g, self.relu_backward)
+        self._adam(G, grads, self.moments[:len(G)])
+        return d_loss + g_loss
 
 
 MUL, ADD = 1.0001, 0.001
@@ -501,6 +720,29 @@ def _torch_cuda():
     return torch if torch.cuda.is_available() else None
 
 
+def check_floor(row: str, engine: list, floor: list) -> None:
+    """AssertionError naming the row unless the floor's losses equal the engine's."""
+    err = max(abs(a - b) / (1e-6 + 1e-4 * abs(b)) for a, b in zip(floor, engine))
+    if not err <= 1:
+        raise AssertionError(f"{row}: the floor disagrees with the engine: floor losses "
+                             f"{floor}, engine {engine}")
+
+
+def floor_of(trainer, xp) -> Callable:
+    """step(i) of the hand-written floor of a CNN Classifier or a RingGAN, on xp, from
+    the trainer's current weights and on its batches."""
+    init = [xp.asarray(to_numpy(p.data)) for p in trainer.parameters()]
+    if isinstance(trainer, Classifier):
+        group = trainer.opt.param_groups[0]
+        floor = FloorCNN(xp, init, group["lr"], group["momentum"])
+        batches = [(x.data, y.data) for x, y in trainer.batches]
+    else:
+        n_g = len(list(trainer.G.parameters()))
+        floor = FloorRingGAN(xp, init[:n_g], init[n_g:])
+        batches = trainer.batches
+    return lambda i=0: floor.step(*batches[i % len(batches)])
+
+
 def _speed_mlp(dev: Device, torch, n: int, rng, sizes=(784, 1024, 1024, 10)) -> tuple:
     """(engine, floor, torch or None) seconds per SGD step of the MLP at batch n, after
     checking that the floor computes the engine's losses on two consecutive steps."""
@@ -511,12 +753,8 @@ def _speed_mlp(dev: Device, torch, n: int, rng, sizes=(784, 1024, 1024, 10)) -> 
     init = [to_numpy(p.data) for p in trainer.parameters()]
     floor = FloorMLP(cp, [cp.asarray(p) for p in init], 0.01)
     xd, yd = cp.asarray(x), cp.asarray(y)
-    l_engine = [float(to_numpy(trainer.step().data)) for _ in range(2)]
-    l_floor = [float(floor.step(xd, yd)) for _ in range(2)]
-    err = max(abs(a - b) / (1e-6 + 1e-4 * abs(b)) for a, b in zip(l_floor, l_engine))
-    if not err <= 1:
-        raise AssertionError(f"MLP floor disagrees with the engine at batch {n}: "
-                             f"floor losses {l_floor}, engine {l_engine}")
+    check_floor(f"MLP batch {n}", [float(to_numpy(trainer.step().data)) for _ in range(2)],
+                [float(floor.step(xd, yd)) for _ in range(2)])
     t_engine = per_call(trainer.step, dev.sync)
     t_floor = per_call(lambda: floor.step(xd, yd), dev.sync)
     if torch is None:
@@ -585,17 +823,24 @@ def speed(dev: Device, deadline: float, batches=(128, 1024, 8192), quick=False) 
     else:
         notes.append("chain: not run (time budget)")
 
-    # the small CNN and the ring-GAN step: engine against PyTorch (no hand-written floor)
-    work = workloads(quick)
-    for name, make in list(work.items())[1:]:
+    # the small CNN (also at 1x28x28 on the GPU) and the ring-GAN step
+    work = list(workloads(quick).items())[1:]
+    if not quick:
+        big = [(rng.standard_normal((1024, 1, 28, 28)).astype(f32), rng.integers(0, 10, 1024))
+               for _ in range(2)]
+        work.insert(1, ("CNN conv3x3(8)-pool-linear, batch 1024 of 1x28x28",
+                        lambda put: Classifier(lambda: _cnn(28), big, put)))
+    for name, make in work:
         if time.monotonic() > deadline:
             notes.append(f"{name}: not run (time budget)")
             continue
         trainer = make(dev.put)
+        floor_step = floor_of(trainer, cp)
+        check_floor(name, [float(to_numpy(trainer.step(i).data)) for i in range(2)],
+                    [float(floor_step(i)) for i in range(2)])
         t_torch = _torch_time(name, trainer, torch) if torch is not None else None
-        add(name + " (one step)", per_call(trainer.step, dev.sync), None, t_torch)
-    notes.append("CNN and GAN rows have no hand-written CuPy floor (only the MLP and the "
-                 "chain do).")
+        add(name + " (one step)", per_call(trainer.step, dev.sync),
+            per_call(floor_step, dev.sync), t_torch)
     if torch is None:
         notes.append("PyTorch with CUDA not available: no torch column.")
     return {"rows": rows, "notes": notes, "ok": True}

@@ -83,6 +83,96 @@ def test_the_mlp_floor_equals_the_engine_on_numpy():
         np.testing.assert_allclose(p, q.data, rtol=1e-5, atol=1e-6)
 
 
+# float32 at rtol 1e-5 (measured: <= 2e-7 on losses), float64 at 1e-12 (measured ~2e-16)
+DTYPES = {"float32": (1e-5, 1e-6), "float64": (1e-12, 1e-14)}  # rtol, atol of the scale
+
+
+def _cast(dtype):
+    return lambda a: a.astype(dtype) if a.dtype.kind == "f" else a
+
+
+def _recording(record, update, at):
+    """update, recording the gradient (its argument `at`) of each call into `record`."""
+    def wrapped(*args):
+        record.append(np.array(args[at]))
+        return update(*args)
+    return wrapped
+
+
+def _close(got, want, dtype):
+    rtol, atol = DTYPES[dtype]
+    scale = max(1.0, float(np.max(np.abs(want))))
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol * scale)
+
+
+def _equal_runs(trainer, floor, batches, record, engine_grads, dtype, steps=3):
+    """Losses, the first step's gradients and the final parameters of floor == trainer."""
+    for i in range(steps):
+        record.clear()
+        _close(float(floor.step(*batches[i])), float(trainer.step(i).data), dtype)
+        if i == 0:
+            want = engine_grads()
+            assert len(record) == len(want)
+            for g, w in zip(record, want):
+                assert g.dtype == w.dtype == np.dtype(dtype)
+                _close(g, w, dtype)
+    for p, q in zip(floor.params, trainer.parameters()):
+        assert p.dtype == np.dtype(dtype)
+        _close(p, q.data, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("side", [6, 7])
+def test_the_cnn_floor_equals_the_engine_on_numpy(dtype, side):
+    """Three SGD-with-momentum steps of _cnn(side); an odd side drops the pool's last row
+    and column. A third of the images are constant and a third constant along the
+    anti-diagonals (x[r, c] = f(r + c): a window's (0, 1) and (1, 0) see the same 3x3
+    patch), so windows tie, all four or two: one maximum alone takes the gradient
+    (PyTorch's rule, the engine's). Which one is not seen here: tied entries have the
+    same patch, hence the same weight gradient."""
+    rng = np.random.default_rng(2)
+    r = np.arange(side)
+    batches = []
+    for _ in range(3):
+        x = rng.standard_normal((6, 1, side, side)).astype(np.float32)
+        x[::3] = rng.uniform(0.5, 2, (2, 1, 1, 1))
+        x[1::3, 0] = rng.standard_normal((2, 2 * side))[:, r[:, None] + r]
+        batches.append((x, rng.integers(0, 10, 6)))
+    trainer = gc.Classifier(lambda: gc._cnn(side), batches, _cast(dtype))
+    floor = gc.FloorCNN(np, [np.array(p.data) for p in trainer.parameters()], 0.01, 0.9)
+    record = []
+    floor.update = _recording(record, floor.update, 0)
+    _equal_runs(trainer, floor, [(_cast(dtype)(x), y) for x, y in batches], record,
+                lambda: [p.grad.data for p in trainer.parameters()], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("hidden", [(8, 8), (16,), (6, 5, 7)])
+def test_the_ring_gan_floor_equals_the_engine_on_numpy(dtype, hidden):
+    """Three WGAN-GP steps: the critic's first gradients (where the hand-derived penalty
+    gradient enters: Adam's first step sees only their signs) and the generator's, then
+    the losses and all parameters."""
+    trainer = gc.RingGAN(8, hidden, _cast(dtype), steps=3)
+    n_g = len(list(trainer.G.parameters()))
+    init = [np.array(p.data) for p in trainer.parameters()]
+    floor = gc.FloorRingGAN(np, init[:n_g], init[n_g:])
+    record = []
+    floor.adam = _recording(record, floor.adam, 0)
+    _equal_runs(trainer, floor, trainer.batches, record,
+                lambda: [p.grad.data for p in [*trainer.D.parameters(),
+                                               *trainer.G.parameters()]], dtype)
+    moved = [np.max(np.abs(p - q)) for p, q in zip(floor.params, init)]
+    # every parameter moved but the critic's output bias: its gradient 1/n n - 1/n n is 0
+    assert min(moved[:-1]) > 0 and moved[-1] == 0
+
+
+def test_a_floor_that_disagrees_stops_the_speed_part(monkeypatch):
+    monkeypatch.setattr(gc, "_torch_cuda", lambda: None)
+    monkeypatch.setattr(gc, "floor_of", lambda trainer, xp: lambda i=0: 0.0)
+    with pytest.raises(AssertionError, match="CNN conv3x3"):
+        gc.speed(_NumpyAsCupy(), float("inf"), batches=(4,), quick=True)
+
+
 def test_the_chain_floor_equals_the_engine_on_numpy():
     x0 = np.random.default_rng(1).standard_normal(16)
     x = ag.tensor(x0, requires_grad=True)
@@ -117,7 +207,7 @@ def test_the_speed_part_runs_with_its_floor_checks(monkeypatch):
     cases = [r["case"] for r in result["rows"]]
     assert len(cases) == 4 and cases[0].startswith("MLP") and "chain" in cases[1]
     assert all(r["engine_ms"] > 0 for r in result["rows"])
-    assert result["rows"][0]["floor_ms"] > 0 and result["rows"][1]["floor_ms"] > 0
+    assert all(r["floor_ms"] > 0 for r in result["rows"])
     assert gc.markdown({"device": "x", "environment": "", "seconds": 0.0,
                         "speed": result}).count("\n| ") == 5
 
