@@ -712,7 +712,12 @@ def _grads_by_parts(xp, g, ans, inputs, needs, padding, pool_size):
     recorded) and runs on any library, with no second hand-written path."""
     x, weight, bias = inputs
     conv = xp.conv2d(x, weight, bias, padding=padding)
-    gconv = OP.relu_max_pool2d.vjp(xp, g, ans, (conv,), (conv,), kernel_size=pool_size)[0]
+    # The pool's rule finds the winners by equality with its output, so it gets the
+    # pool of this conv: the fused forward's product may round otherwise (its columns
+    # are in another order), 1e-15 off in float64, and then would match no entry.
+    pooled = xp.relu_max_pool2d(conv, kernel_size=pool_size)
+    gconv = OP.relu_max_pool2d.vjp(xp, g, pooled, (conv,), (conv,),
+                                   kernel_size=pool_size)[0]
     return OP.conv2d.vjp(xp, gconv, conv, inputs, needs, padding=padding)
 
 
