@@ -9,7 +9,7 @@ from .activation import *  # noqa: F403
 from .attention import *  # noqa: F403
 from .checkpoint import load, save
 from .conv import *  # noqa: F403
-from .fuse import FlattenLinear, LinearReLU, ReLUMaxPool2d, fuse
+from .fuse import ConvReLUMaxPool2d, FlattenLinear, LinearReLU, ReLUMaxPool2d, fuse
 from .layers import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .module import Module, ModuleList, Parameter, Sequential

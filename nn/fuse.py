@@ -1,4 +1,4 @@
-"""nn.fuse(model): the same model with some pairs of layers run as one op.
+"""nn.fuse(model): the same model with some runs of layers run as one op.
 
 A model runs as written: `Sequential(Linear, ReLU)` calls Linear.forward and then
 ReLU.forward, with their hooks, and its output's grad_fn is relu's node. Fusion is
@@ -7,17 +7,22 @@ a step the user takes, after building (and moving) the model:
     fast = nn.fuse(model)        # a new model; `model` itself is unchanged
     opt = optim.SGD(fast.parameters(), lr=0.1)   # the same Parameter objects
 
-Inside every Sequential, at any depth, these adjacent pairs become one module
-and one graph node, with the values and gradients of the two layers in turn, to
-the bit (their ops say why):
+Inside every Sequential, at any depth, these adjacent layers become one module
+and one graph node, with the values and gradients of the layers in turn (to the
+bit; the weight's gradient of the conv's to rounding, its sum taken in another
+order); their ops say why:
 
-    Linear -> ReLU        LinearReLU      F.linear_relu
-    ReLU -> MaxPool2d     ReLUMaxPool2d   relu_max_pool2d (relu on the pooled data)
-    Flatten -> Linear     FlattenLinear   F.flatten_linear (Flatten() as default)
+    Conv2d -> ReLU -> MaxPool2d  ConvReLUMaxPool2d  conv2d_relu_max_pool2d
+    Linear -> ReLU               LinearReLU         F.linear_relu
+    ReLU -> MaxPool2d            ReLUMaxPool2d      relu_max_pool2d (relu on the pooled data)
+    Flatten -> Linear            FlattenLinear      F.flatten_linear (Flatten() as default)
 
-A pair stays apart when either layer has a forward hook (it must see the real
-intermediate), is a subclass (its forward may differ), or when the MaxPool2d
-returns indices (relu's ties at 0 would move them). Custom modules are copied
+The three take a Conv2d of stride 1, dilation 1, one group and numeric padding,
+and a MaxPool2d whose stride is its kernel, without padding, dilation or
+ceil_mode; other ones fall back to the pairs. Layers stay apart when one has a
+forward hook (it must see the real intermediate), is a subclass (its forward
+may differ), or when the MaxPool2d returns indices (relu's ties at 0 would move
+them). Custom modules are copied
 with their children fused; their own forward is not rewritten (there is no
 tracing), so only what runs through a Sequential is fused.
 """
@@ -28,13 +33,14 @@ from collections import OrderedDict
 from typing import Any
 
 from .activation import ReLU
-from .conv import MaxPool2d
+from .conv import Conv2d, MaxPool2d
 from .functional import layers as F
-from .functional.conv import relu_max_pool2d
+from .functional.conv import conv2d_relu_max_pool2d, relu_max_pool2d
+from .functional.conv_ops import pair
 from .layers import Flatten, Linear
 from .module import Module, Sequential
 
-__all__ = ["fuse", "LinearReLU", "ReLUMaxPool2d", "FlattenLinear"]
+__all__ = ["fuse", "LinearReLU", "ReLUMaxPool2d", "FlattenLinear", "ConvReLUMaxPool2d"]
 
 
 def fuse(model: Module) -> Module:
@@ -43,7 +49,8 @@ def fuse(model: Module) -> Module:
     The new model shares `model`'s Parameter objects and buffer arrays, so an
     optimizer over either model's parameters trains both, and its state_dict has
     the same keys (a fused module keeps the name of the layer whose parameters it
-    holds: '0' for Linear -> ReLU at 0, 1; '4' for Flatten -> Linear at 3, 4).
+    holds: '0' for Linear -> ReLU at 0, 1; '4' for Flatten -> Linear at 3, 4; '0'
+    for Conv2d -> ReLU -> MaxPool2d at 0, 1, 2).
     Submodules are copied, so what is done to the fused model's modules later
     (train/eval, hooks, `.to`, which replaces buffer arrays) does not reach
     `model`'s: move the model and register hooks before fusing, as with PyTorch's
@@ -101,6 +108,44 @@ class ReLUMaxPool2d(Module):
         return text + (", ceil_mode=True" if self.ceil_mode else "")
 
 
+class ConvReLUMaxPool2d(Module):
+    """Conv2d then ReLU then MaxPool2d as one op (conv2d_relu_max_pool2d), holding the
+    Conv2d's parameters (the same Parameter objects)."""
+
+    def __init__(self, conv: Conv2d, pool: MaxPool2d) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
+        self.kernel_size, self.padding = conv.kernel_size, conv.padding
+        self.pool_size = pair(pool.kernel_size)
+        self.register_parameter("weight", conv.weight)
+        self.register_parameter("bias", conv.bias)
+
+    def forward(self, x: Any) -> Any:
+        return conv2d_relu_max_pool2d(x, self.weight, self.bias, self.padding, self.pool_size)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", padding={self.padding}" if self.padding != (0, 0) else ""
+        text += ", bias=False" if self.bias is None else ""
+        return text + f", pool_size={self.pool_size}"
+
+
+def _triple(layers: list[Module | None]) -> Module | None:
+    """The fused module for Conv2d -> ReLU -> MaxPool2d in the op's scope, or None."""
+    if len(layers) < 3 or any(m is None or m._forward_hooks for m in layers[:3]):
+        return None
+    conv, relu, pool = layers[:3]
+    if (type(conv), type(relu), type(pool)) != (Conv2d, ReLU, MaxPool2d):
+        return None
+    if (conv.stride, conv.dilation, conv.groups) != ((1, 1), (1, 1), 1) \
+            or conv._extra_padding is not None:  # padding='same' with an even kernel
+        return None
+    if pool.return_indices or pool.ceil_mode or pair(pool.padding) != (0, 0) \
+            or pair(pool.dilation) != (1, 1) or pair(pool.stride) != pair(pool.kernel_size):
+        return None
+    return ConvReLUMaxPool2d(conv, pool)
+
+
 def _pair(first: Module | None, second: Module | None) -> tuple[Module, int] | None:
     """(the fused module, which of the two names it takes), or None to keep them apart."""
     if first is None or second is None or first._forward_hooks or second._forward_hooks:
@@ -126,6 +171,11 @@ def _fused(module: Module, memo: dict[int, Module]) -> Module:
     i = 0
     plain = type(module).forward is Sequential.forward  # a subclass may run them otherwise
     while i < len(items):
+        triple = _triple([child for _, child in items[i:i + 3]]) if plain else None
+        if triple is not None:  # it takes the conv's name, where its parameters were
+            children.append((items[i][0], triple))
+            i += 3
+            continue
         pair = _pair(items[i][1], items[i + 1][1]) if plain and i + 1 < len(items) else None
         if pair is not None:
             fused, which = pair

@@ -1,5 +1,6 @@
-"""A model runs as written; nn.fuse(model) is the explicit step that fuses pairs of
-layers, with the same values and gradients, bit for bit, and fewer graph nodes."""
+"""A model runs as written; nn.fuse(model) is the explicit step that fuses runs of
+layers, with the same values and gradients (bit for bit but where the fused conv's
+product sums in another order) and fewer graph nodes."""
 
 from __future__ import annotations
 
@@ -72,21 +73,22 @@ def test_fuse_gives_the_same_values_and_gradients_with_fewer_nodes():
         loss.backward()
         results.append((loss, [p.grad.data for p in model.parameters()], names))
     (plain, plain_grads, plain_nodes), (fast, fast_grads, fast_nodes) = results
-    np.testing.assert_array_equal(plain.data, fast.data)
+    np.testing.assert_allclose(plain.data, fast.data, rtol=1e-6)
     for a, b in zip(plain_grads, fast_grads, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert len(fast_nodes) == len(plain_nodes) - 3  # relu+pool, flatten+linear, linear+relu
-    assert {"relu_max_pool2d", "flatten_linear", "linear_relu"} <= set(fast_nodes)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    # conv+relu+pool (3 nodes to 1), flatten+linear, linear+relu
+    assert len(fast_nodes) == len(plain_nodes) - 4
+    assert {"conv2d_relu_max_pool2d", "flatten_linear", "linear_relu"} <= set(fast_nodes)
 
 
 def test_fuse_returns_a_new_model_sharing_the_parameters():
     model = cnn()
     fast = nn.fuse(model)
-    assert fast is not model and len(model) == 9 and len(fast) == 6  # model unchanged
+    assert fast is not model and len(model) == 9 and len(fast) == 5  # model unchanged
     assert list(fast.state_dict()) == list(model.state_dict())  # the same keys
     assert all(a is b for a, b in zip(fast.parameters(), model.parameters(), strict=True))
     # pairs from the left: Flatten -> Linear takes the Linear before ReLU can
-    assert [type(m).__name__ for m in fast] == ["Conv2d", "ReLUMaxPool2d", "FlattenLinear",
+    assert [type(m).__name__ for m in fast] == ["ConvReLUMaxPool2d", "FlattenLinear",
                                                 "ReLU", "LinearReLU", "Linear"]
     # training the one trains the other: an optimizer over model's parameters
     opt = optim.SGD(model.parameters(), lr=0.1)
@@ -94,7 +96,7 @@ def test_fuse_returns_a_new_model_sharing_the_parameters():
     before = model(x).data.copy()
     F.cross_entropy(fast(x), y).backward()
     opt.step()
-    np.testing.assert_array_equal(fast(x).data, model(x).data)
+    np.testing.assert_allclose(fast(x).data, model(x).data, rtol=1e-6)
     assert not np.array_equal(before, model(x).data)
     # a state_dict loaded into the fused model reaches the original's parameters
     fast.load_state_dict(cnn().state_dict())

@@ -2,7 +2,8 @@
 linear_relu node and Flatten -> Linear as one flatten_linear node: the same
 values and gradients, to any order, bit for bit, with ReLU on a pool's share of
 the data. Each test compares with the two layers called one after the other.
-A plain Sequential runs the layers as written (tests/test_fuse.py)."""
+A plain Sequential runs the layers as written (tests/test_fuse.py); Conv2d ->
+ReLU -> MaxPool2d is fused as three (tests/test_conv_relu_pool.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def run(model_layers, x0, w0, order: int):
     conv = nn.Conv2d(1, 2, 2, padding=1, bias=False)
     conv.weight.data = w0.copy()
     x = ag.tensor(x0, requires_grad=True)
-    out = (nn.fuse(nn.Sequential(conv, *model_layers))(x) if order > 0
+    # the layers fused apart from the conv, which would join a ReLU -> MaxPool2d
+    out = (nn.Sequential(conv, nn.fuse(nn.Sequential(*model_layers)))(x) if order > 0
            else _by_hand(conv, model_layers, x))
     out = out[0] if isinstance(out, tuple) else out
     weights = np.linspace(-1, 1, out.size).reshape(out.shape)

@@ -23,6 +23,7 @@ __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "max_unpool2d", "avg_pool
 
 _CONV2D, _MAX_POOL2D, _AVG_POOL2D = OP.conv2d, OP.max_pool2d, OP.avg_pool2d
 _RELU_MAX_POOL2D = OP.relu_max_pool2d
+_CONV2D_RELU_MAX_POOL2D = OP.conv2d_relu_max_pool2d
 
 
 def conv2d(x: Any, w: Any, b: Any = None, stride: int | tuple = 1,
@@ -150,6 +151,16 @@ def relu_max_pool2d(x: Any, kernel_size: int | tuple, stride: int | tuple | None
     runs for ReLU -> MaxPool2d (values and gradients equal to the two in turn)."""
     return _max_pooled(_RELU_MAX_POOL2D, x, kernel_size, stride, padding, dilation,
                        ceil_mode)[0]
+
+
+def conv2d_relu_max_pool2d(x: Any, w: Any, b: Any = None, padding: int | tuple = 0,
+                           pool_size: int | tuple = 2) -> Tensor:
+    """max_pool2d(relu(conv2d(x, w, b, padding=padding)), pool_size) in one node: what
+    nn.fuse runs for Conv2d -> ReLU -> MaxPool2d. The convolution has stride 1, no
+    dilation, one group; the pool's stride is its size, without padding, and it
+    drops a ragged edge (floor mode). Values and gradients those of the three ops."""
+    return apply(_CONV2D_RELU_MAX_POOL2D, (x, w, b), {"padding": padding,
+                                                      "pool_size": pool_size})
 
 
 def _max_pooled(op, x, kernel_size, stride, padding, dilation, ceil_mode) -> tuple:
