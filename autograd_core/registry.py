@@ -66,7 +66,7 @@ class Op:
         self.doc = doc
         names = [p.name for p in inspect.signature(forward).parameters.values()
                  if p.kind is not p.VAR_POSITIONAL][1:]  # after xp
-        self.params = tuple(names[max(nin, 0):])
+        self.params = tuple(n for n in names[max(nin, 0):] if not (saves and n == "keep"))
 
     def bound(self, xp) -> Callable:
         """This op on the arrays of the backend whose namespace is `xp`."""
@@ -191,7 +191,9 @@ def defop(name: str, forward: Callable | str, *vjps: Callable | None, sample: Ca
     signature is not the forward's (a sequence argument, for example).
 
     ``saves=True``: the forward returns ``(out, saved)``, intermediate results its
-    rules would otherwise recompute (softmax cross-entropy keeps its exponentials).
+    rules would otherwise recompute (softmax cross-entropy keeps its exponentials),
+    and takes ``keep=``: whether the node is recorded (apply passes it; with
+    ``keep=False`` the forward may skip that work and save None).
     In a plain backward pass the rules get them as ``saved=``; under create_graph
     they get ``saved=None`` and recompute from the inputs, so that gradient stays
     differentiable.
@@ -207,7 +209,8 @@ def defop(name: str, forward: Callable | str, *vjps: Callable | None, sample: Ca
         library_name = forward
         forward = _library_forward(library_name, len(vjps) if nin is None else nin)
     if array_fn is None:
-        array_fn = (lambda xp, *a, **k: forward(xp, *a, **k)[0]) if saves else forward
+        array_fn = (lambda xp, *a, **k: forward(xp, *a, keep=False, **k)[0]) if saves \
+            else forward
     op = Op(name, forward, None, len(vjps) if nin is None else nin, sample, linear, saves,
             array_fn, doc, library_name)
     if vjps and len(vjps) != op.nin:

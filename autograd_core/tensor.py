@@ -255,9 +255,13 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
         if type(d) is not ndarray and type(d) not in _NUMBERS and d is not None:
             numpy_only = False
     backend = NUMPY if numpy_only else _backend(arrays)
+    record = needs_grad and STATE.enabled
     forward = backend.forwards[op]
     try:
-        out = forward(*arrays, **kw) if kw else forward(*arrays)
+        if op.saves:  # its saved intermediates are worth computing only for a node
+            out = forward(*arrays, keep=record, **kw) if kw else forward(*arrays, keep=record)
+        else:
+            out = forward(*arrays, **kw) if kw else forward(*arrays)
     except Exception as err:
         out = _forward_failed(op, backend.xp, arrays, kw, err)
     saved = None
@@ -268,7 +272,7 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
     t = _new(Tensor)
     t._data = out
     t._grad = t._hooks = None
-    if needs_grad and STATE.enabled:
+    if record:
         t._node = node = Node(op, tuple(parents), tuple(arrays), kw or None, out, saved)
         t._rg = True
         if STATE.anomaly:

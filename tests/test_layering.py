@@ -63,3 +63,18 @@ def test_the_command_line_checks_nn_ops_from_a_fresh_process():
     assert out.returncode == 0, out.stdout + out.stderr
     assert "conv2d" in out.stdout and "max_pool2d" in out.stdout
     assert "2 functions, 2 checks: 2 passed" in out.stdout
+
+
+def test_no_op_reads_grad_mode():
+    """A forward or rule is a function of its inputs and parameters: grad mode is the
+    engine's (apply tells a `saves` forward whether its node is recorded: keep=)."""
+    readers = []
+    paths = sorted((ROOT / "autograd_core" / "ops").glob("*.py")) + \
+        sorted((ROOT / "nn" / "functional").glob("*.py"))
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+            if "STATE" in names or isinstance(node, ast.Name) and node.id == "STATE" or \
+                    isinstance(node, ast.Attribute) and node.attr == "is_grad_enabled":
+                readers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert readers == []

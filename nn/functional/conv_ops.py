@@ -36,7 +36,6 @@ import numpy as np
 
 from autograd_core import sampling as s
 from autograd_core.backend import NUMPY, backend_of
-from autograd_core.grad_mode import STATE
 from autograd_core.kernels import numpy_windows
 from autograd_core.ops.linalg import row_sums
 from autograd_core.registry import OP, defop
@@ -201,7 +200,7 @@ defop("fold", _fold,
 KEEP_SAVED_BYTES = 4 << 20
 
 
-def _conv2d(xp, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def _conv2d(xp, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, keep=True):
     o, cg, kh, kw = weight.shape if weight.ndim == 4 else (0, 0, 0, 0)
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != cg * groups or o % groups:
         raise ValueError(f"expects input (N, C, H, W) and weight (O, C / groups, kh, kw) "
@@ -226,7 +225,7 @@ def _conv2d(xp, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1)
     # Small columns are kept for the weight's gradient: one unfold less in backward,
     # which is most of a small conv's time. Large ones (kh*kw times the input) are
     # recomputed: time traded for memory, as PyTorch's im2col convolution always does.
-    kept = cols if cols.nbytes <= KEEP_SAVED_BYTES else None
+    kept = cols if keep and cols.nbytes <= KEEP_SAVED_BYTES else None
     return (w2 @ cols).reshape(o, oh, ow, n).transpose(3, 0, 1, 2), kept
 
 
@@ -425,7 +424,7 @@ def _check4(x, what: str) -> None:
         raise ValueError(f"{what} expects an (N, C, H, W) input, got shape {x.shape}")
 
 
-def _max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
+def _max_pool2d(xp, x, kernel_size, stride=None, dilation=1, keep=True):
     _check4(x, "max_pool2d")
     geometry = window_geometry(x.shape, kernel_size, stride, 0, dilation)
     kh, kw, sh, sw = geometry[:4]
@@ -435,7 +434,7 @@ def _max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
         for v in slices[1:]:
             out = xp.maximum(out, v)
         out = xp.asarray(out, copy=True)
-        return out, _first_max_generic(xp, slices, out, kh, kw) if STATE.enabled else None
+        return out, _first_max_generic(xp, slices, out, kh, kw) if keep else None
     if (sh, sw) == (kh, kw) and dilation == 1:
         # Tiles: copy each window position's entries into one contiguous block
         # (the copy costs what strided max passes would), then take the max over
@@ -449,7 +448,7 @@ def _max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
         for k in range(2, len(flat)):
             np.maximum(out, flat[k], out=out)
         ans = out.reshape(blocks.shape[2:]).transpose(_inverse(order))
-        if not STATE.enabled or blocks.nbytes > KEEP_SAVED_BYTES:
+        if not keep or blocks.nbytes > KEEP_SAVED_BYTES:
             return ans, None
         return ans, first_max(x, ans, kernel_size, stride, order, blocks, dilation)
     slices = [v for _, _, v in _offsets(x, geometry, dilation)]
@@ -574,8 +573,8 @@ defop("avg_pool2d", _avg_pool2d, _avg_pool2d_grad, linear=True,
 # pool's share of the data. One node and two arrays a step fewer than the two ops in turn, and
 # the same values and gradients, to the bit: max_pool2d's gradient, of g where the
 # window's maximum is positive (relu'(0) = 0, PyTorch's).
-def _relu_max_pool2d(xp, x, kernel_size, stride=None, dilation=1):
-    out, mask = _max_pool2d(xp, x, kernel_size, stride, dilation)  # the mask is of x
+def _relu_max_pool2d(xp, x, kernel_size, stride=None, dilation=1, keep=True):
+    out, mask = _max_pool2d(xp, x, kernel_size, stride, dilation, keep)  # the mask is of x
     # Against an array of zeros: numpy's maximum with the number 0 takes a slow loop
     # (4.7 us in place at the CNN benchmark's 64 x 8 x 4 x 4 float32; 3.9 us so).
     return xp.maximum(out, xp.zeros_like(out)), mask
@@ -640,13 +639,13 @@ def _pooled_columns(x, weight, bias, padding, pool_size) -> tuple:
     return cols, w2, (ph, pw)
 
 
-def _conv2d_relu_max_pool2d(xp, x, weight, bias=None, padding=0, pool_size=2):
+def _conv2d_relu_max_pool2d(xp, x, weight, bias=None, padding=0, pool_size=2, keep=True):
     if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"conv2d_relu_max_pool2d expects input (N, C, H, W) and weight "
                          f"(O, C, kh, kw), got {x.shape} and {weight.shape}")
     if type(x) is not np.ndarray:  # the two ops' forwards, with the standard's names
-        conv = _conv2d(xp, x, weight, bias, padding=padding)[0]
-        return _relu_max_pool2d(xp, conv, pool_size)[0], None
+        conv = _conv2d(xp, x, weight, bias, padding=padding, keep=False)[0]
+        return _relu_max_pool2d(xp, conv, pool_size, keep=False)[0], None
     a, b = pair(pool_size)
     cols, w2, (ph, pw) = _pooled_columns(x, weight, bias, pair(padding), (a, b))
     o, n = weight.shape[0], x.shape[0]
@@ -655,7 +654,7 @@ def _conv2d_relu_max_pool2d(xp, x, weight, bias=None, padding=0, pool_size=2):
     for k in range(2, len(z)):
         np.maximum(pooled, z[k], out=pooled)
     saved = None
-    if STATE.enabled:
+    if keep:
         # The winners are found now, z still in cache. The bool mask is a quarter of
         # z's bytes (float32): less than the unfused ops keep (z itself, as the pool's
         # input). The columns are kept up to conv2d's limit, else recomputed.

@@ -307,7 +307,7 @@ def _masked_product(a: Tensor, b: Tensor) -> Tensor:
 # with B the weights of its target classes (B_ic = valid_i ((1 - eps) w_t onehot_ic
 # + eps / C w_c)) and a_i = sum_c B_ic; its gradient is (softmax a - B) g. 'mean'
 # divides by `denominator` (the summed weights of the targets; nan if it is 0).
-def _xent(xp, logits, B, denominator, reduction="mean"):
+def _xent(xp, logits, B, denominator, reduction="mean", keep=True):
     z = _shifted(xp, logits, 1)
     e = xp.exp(z)
     sums = _sum_keep(xp, e, 1)
@@ -317,7 +317,7 @@ def _xent(xp, logits, B, denominator, reduction="mean"):
         loss = xp.sum(loss)
         if reduction == "mean":
             loss = loss * _inverse(xp, denominator, math.nan)
-    return loss, (e / sums, a)
+    return loss, (e / sums, a) if keep else None
 
 
 def _class_targets(name: str, logits: Any, target: Any, weight: Any, ignore_index: int,
@@ -489,7 +489,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
 
 # -- the usual case in one cheaper op: (N, C) logits, every target a class, no class
 # weights, no smoothing. loss_i = lse_i - z_i,t_i; gradient (softmax - onehot) g.
-def _xent_classes(xp, logits, target, reduction="mean"):
+def _xent_classes(xp, logits, target, reduction="mean", keep=True):
     n = logits.shape[0]
     z = _shifted(xp, logits, 1)
     e = xp.exp(z)
@@ -500,7 +500,7 @@ def _xent_classes(xp, logits, target, reduction="mean"):
     loss = xp.reshape(xp.log(sums), (n,)) - picked
     if reduction != "none":
         loss = xp.sum(loss) if reduction == "sum" else xp.sum(loss) / n
-    return loss, e / sums
+    return loss, e / sums if keep else None
 
 
 def _xent_classes_grad(xp, g, ans, logits, target, reduction, saved=None):
