@@ -620,3 +620,16 @@ def test_a_python_number_beside_a_float64_tensor_keeps_float64_in_every_rule():
     (g,) = ag.gradients((3.0 ** t).sum(), [t], create_graph=True)
     (gg,) = ag.gradients(g.sum(), [t])
     np.testing.assert_allclose(gg.data, 3.0 ** x * np.log(3.0) ** 2, rtol=1e-15)
+
+
+def test_apply_sets_every_field_node_init_sets():
+    """apply writes its Node out by hand (for speed): it must leave no field unset
+    that Node(...) sets."""
+    from autograd_core.tensor import Node
+
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    made = (x * 2.0).grad_fn
+    built = Node(made.op, made.parents, made.args, made.kw, made.ans)
+    fields = [f for f in Node.__slots__ if f != "__weakref__"]
+    for field in fields:
+        assert getattr(made, field) is getattr(built, field) or field == "seq", field
