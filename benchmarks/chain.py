@@ -21,8 +21,9 @@ def chain(x, tanh, n_ops):
     return x
 
 
-def floor_grad(x, n_ops):
-    """Hand-written tape: forward saving tanh outputs, then the reverse loop."""
+def floor_grad(x, n_ops, xp=np):
+    """Hand-written tape: forward saving tanh outputs, then the reverse loop (xp: numpy,
+    or CuPy for the GPU check)."""
     saved = []
     for i in range(n_ops):
         r = i % 3
@@ -31,9 +32,9 @@ def floor_grad(x, n_ops):
         elif r == 1:
             x = x + ADD
         else:
-            x = np.tanh(x)
+            x = xp.tanh(x)
             saved.append(x)
-    g = np.ones_like(x)  # d sum(x) / d x
+    g = xp.ones_like(x)  # d sum(x) / d x
     for i in range(n_ops - 1, -1, -1):
         r = i % 3
         if r == 0:

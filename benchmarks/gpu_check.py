@@ -42,6 +42,9 @@ from autograd_core.backend import parse_device, to_numpy
 from autograd_core.opcheck import all_names, move_arrays
 from autograd_core.registry import COMPOSITES, REGISTRY
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # imported by path in tests
+from chain import chain, floor_grad  # noqa: E402  (benchmarks/chain.py: the same chain)
+
 SKIPPED = "skipped: no CuPy/GPU"
 # float64 on a GPU: other summation orders and transcendental routines than numpy's.
 TOL = {"float64": (1e-9, 1e-9), "float32": (1e-3, 1e-3)}  # (rtol, atol relative to scale)
@@ -652,40 +655,6 @@ class FloorRingGAN:
         return d_loss + g_loss
 
 
-MUL, ADD = 1.0001, 0.001
-
-
-def chain(x, tanh, n_ops):
-    """x * 1.0001, x + 0.001, tanh(x) in turn (benchmarks/chain.py's chain)."""
-    for i in range(n_ops):
-        r = i % 3
-        x = x * MUL if r == 0 else x + ADD if r == 1 else tanh(x)
-    return x
-
-
-def floor_chain_grad(xp, x, n_ops):
-    """A hand-written tape of the chain: d sum(chain(x)) / d x."""
-    saved = []
-    for i in range(n_ops):
-        r = i % 3
-        if r == 0:
-            x = x * MUL
-        elif r == 1:
-            x = x + ADD
-        else:
-            x = xp.tanh(x)
-            saved.append(x)
-    g = xp.ones_like(x)
-    for i in range(n_ops - 1, -1, -1):
-        r = i % 3
-        if r == 0:
-            g = g * MUL
-        elif r == 2:
-            y = saved.pop()
-            g = g * (1 - y * y)
-    return g
-
-
 # -- speed -------------------------------------------------------------------------------------
 def per_call(fn, sync, min_block=0.05, blocks=3, max_calls=200) -> float:
     """Seconds per call of fn: the best of `blocks` timed blocks, each long enough."""
@@ -805,7 +774,7 @@ def speed(dev: Device, deadline: float, batches=(128, 1024, 8192), quick=False) 
             chain(x, ag.tanh, 1000).sum().backward()
             return x.grad
         g_engine = to_numpy(engine_chain().data)
-        g_floor = to_numpy(floor_chain_grad(cp, xd, 1000))
+        g_floor = to_numpy(floor_grad(xd, 1000, cp))
         if not np.allclose(g_engine, g_floor, rtol=1e-4, atol=1e-6):
             raise AssertionError("chain floor disagrees with the engine")
         t_torch = None
@@ -818,7 +787,7 @@ def speed(dev: Device, deadline: float, batches=(128, 1024, 8192), quick=False) 
             t_torch = per_call(torch_chain, tsync, max_calls=20) / 1000
         add("chain of 1,000 elementwise ops on 16 floats (per op, fwd+bwd)",
             per_call(engine_chain, dev.sync, max_calls=20) / 1000,
-            per_call(lambda: floor_chain_grad(cp, xd, 1000), dev.sync, max_calls=20) / 1000,
+            per_call(lambda: floor_grad(xd, 1000, cp), dev.sync, max_calls=20) / 1000,
             t_torch, unit="op")
     else:
         notes.append("chain: not run (time budget)")
