@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from autograd_core.tensor import Tensor
 
 from . import init
 from .functional import conv as F
-from .module import Module, Parameter, _check_int, _check_pair
+from .layers import weight_and_bias
+from .module import Module, _check_int, _check_pair
 
 __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d"]
 
@@ -43,11 +42,7 @@ class _Conv(Module):
         self.groups = groups
         channels = ((in_channels, out_channels // groups) if transposed
                     else (out_channels, in_channels // groups))
-        self.weight = Parameter(np.empty(channels + self.kernel_size, np.float32))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, np.float32))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, channels + self.kernel_size, out_channels, bias)
         self.reset_parameters()
 
     def _padding(self, mode: str) -> tuple[int, int]:

@@ -29,6 +29,17 @@ def affine_parameters(module: Module, shape, enabled: bool) -> None:
         module.register_parameter("bias", None)
 
 
+def weight_and_bias(module: Module, weight_shape: tuple, bias_size: int, bias: bool) -> None:
+    """A Linear or convolution layer's float32 weight of `weight_shape` and bias of
+    `bias_size` (or the bias registered as None), uninitialised: its
+    reset_parameters() fills them."""
+    module.weight = Parameter(np.empty(weight_shape, np.float32))
+    if bias:
+        module.bias = Parameter(np.empty(bias_size, np.float32))
+    else:
+        module.register_parameter("bias", None)
+
+
 class Linear(Module):
     """y = x W^T + b, W of shape (out_features, in_features).
 
@@ -39,11 +50,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = _check_int("Linear", "in_features", in_features)
         self.out_features = _check_int("Linear", "out_features", out_features)
-        self.weight = Parameter(np.empty((out_features, in_features), np.float32))
-        if bias:
-            self.bias = Parameter(np.empty(out_features, np.float32))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, (out_features, in_features), out_features, bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from autograd_core.tensor import Tensor
 
 from . import init
 from .functional import spatial as F
-from .module import Module, Parameter, _check_int
+from .layers import weight_and_bias
+from .module import Module, _check_int
 
 __all__ = ["Conv1d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
            "Upsample"]
@@ -52,12 +51,8 @@ class Conv1d(Module):
             raise ValueError(f"Conv1d: padding_mode must be 'zeros', 'reflect', 'replicate' "
                              f"or 'circular', got {padding_mode!r}")
         self.padding_mode = padding_mode
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups)
-                                         + self.kernel_size, np.float32))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, np.float32))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, (out_channels, in_channels // groups) + self.kernel_size,
+                        out_channels, bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
