@@ -130,6 +130,24 @@ class NumpyAttention:
         return flat(self.forward_backward(), self.grads)
 
 
+def _block_step(block, ps, xt, array):
+    """(first call: the loss and every gradient, flattened; timed call) for a block's
+    forward and backward of mean(out^2) to its parameters `ps` and input `xt`, for
+    autograd-core and PyTorch alike (`array`: a gradient Tensor's numpy array)."""
+    def forward_backward():
+        for p in [*ps, xt]:
+            p.grad = None
+        loss = (block(xt) ** 2).mean()
+        loss.backward()
+        return loss
+
+    def full():
+        loss = forward_backward()
+        return flat(loss.item(), [array(p.grad) for p in [*ps, xt]])
+
+    return first_full(full, lambda: forward_backward().item())
+
+
 def torch_block(params, h, fused: bool):
     """(block, its parameters): the same block in PyTorch, from the same weights."""
     import torch
@@ -219,39 +237,13 @@ def make_impls(fused: bool, b=B, t=T, e=E, h=H, seed=0) -> dict:
         ps = [block.c_attn.weight, block.c_attn.bias, block.c_proj.weight, block.c_proj.bias]
         for p, value in zip(ps, params, strict=True):
             p.data = value.copy()
-        xt = ag.tensor(x, requires_grad=True)
-
-        def forward_backward():
-            for p in [*ps, xt]:
-                p.grad = None
-            loss = (block(xt) ** 2).mean()
-            loss.backward()
-            return loss
-
-        def full():
-            loss = forward_backward()
-            return flat(loss.item(), [p.grad.data for p in [*ps, xt]])
-
-        return first_full(full, lambda: forward_backward().item())
+        return _block_step(block, ps, ag.tensor(x, requires_grad=True), lambda g: g.data)
 
     def pytorch():
         import torch
 
         block, ps = torch_block(params, h, fused)
-        xt = torch.tensor(x, requires_grad=True)
-
-        def forward_backward():
-            for p in [*ps, xt]:
-                p.grad = None
-            loss = (block(xt) ** 2).mean()
-            loss.backward()
-            return loss
-
-        def full():
-            loss = forward_backward()
-            return flat(loss.item(), [p.grad.numpy() for p in [*ps, xt]])
-
-        return first_full(full, lambda: forward_backward().item())
+        return _block_step(block, ps, torch.tensor(x, requires_grad=True), lambda g: g.numpy())
 
     causal = np.tril(np.ones((t, t), bool))
     d = e // h
