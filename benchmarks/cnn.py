@@ -13,6 +13,7 @@ from harness import (
     FloorError,
     HandWrittenSGD,
     central_difference_error,
+    classifier_step,
     load_nn,
     only_autograd_core,
     rel_err,
@@ -210,24 +211,15 @@ def make_impls(n=N, seed=0, floor_class=NumpyCNN, fuse=True) -> dict:
         return lambda: model.step(x, y)
 
     def autograd_core():
-        ag, nn, F, optim = load_nn()
+        _, nn, _, optim = load_nn()
         model = nn.Sequential(nn.Conv2d(1, C, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                               nn.Flatten(), nn.Linear(C * 16, 10))
         for p, value in zip(model.parameters(), params, strict=True):
             p.data = value.copy()
-        if fuse:  # ReLU -> MaxPool2d and Flatten -> Linear, one op each
+        if fuse:  # Conv2d -> ReLU -> MaxPool2d and Flatten -> Linear, one op each
             model = nn.fuse(model)
         opt = optim.SGD(model.parameters(), lr=LR)
-        xt, yt = ag.as_tensor(x), ag.as_tensor(y)
-
-        def step():
-            loss = F.cross_entropy(model(xt), yt)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss.item()
-
-        return step
+        return classifier_step(model, opt, x, y)
 
     def pytorch():
         import torch

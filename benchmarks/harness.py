@@ -95,6 +95,22 @@ def load_nn():
     return ag, nn, F, optim
 
 
+def classifier_step(model, opt, x, y):
+    """One autograd-core training step of a classifier on (x, y) arrays, returning the
+    loss: cross-entropy, zero_grad, backward, the optimizer's step."""
+    ag, _, F, _ = load_nn()
+    xt, yt = ag.as_tensor(x), ag.as_tensor(y)
+
+    def step():
+        loss = F.cross_entropy(model(xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
 def only_autograd_core(impls: dict) -> dict:
     """The floor and autograd-core of a case's implementations: a row for a variant."""
     return {name: impls[name] for name in (FLOOR, "autograd-core")}

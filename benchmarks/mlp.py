@@ -14,6 +14,7 @@ from harness import (
     FloorError,
     HandWrittenSGD,
     central_difference_error,
+    classifier_step,
     load_nn,
     only_autograd_core,
     rel_err,
@@ -132,7 +133,7 @@ def make_impls(sizes, n, seed=0, fuse=True) -> dict:
         return lambda: model.step(x, y)
 
     def autograd_core():
-        ag, nn, F, optim = load_nn()
+        _, nn, _, optim = load_nn()
         layers = []
         for i in range(0, len(params), 2):
             layers.append(nn.Linear(params[i].shape[1], params[i].shape[0]))
@@ -142,16 +143,7 @@ def make_impls(sizes, n, seed=0, fuse=True) -> dict:
         if fuse:  # each Linear -> ReLU as one op
             model = nn.fuse(model)
         opt = optim.SGD(model.parameters(), lr=LR)
-        xt, yt = ag.as_tensor(x), ag.as_tensor(y)
-
-        def step():
-            loss = F.cross_entropy(model(xt), yt)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss.item()
-
-        return step
+        return classifier_step(model, opt, x, y)
 
     def pytorch():
         import torch

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from harness import Case, load_nn, two_steps_first
+from harness import Case, classifier_step, load_nn, two_steps_first
 
 N = 32
 LR, MOMENTUM, WEIGHT_DECAY = 0.1, 0.9, 5e-4
@@ -90,22 +90,13 @@ def make_impls(n=N, seed=0) -> dict:
     weights = {}  # autograd-core's initial weights, for PyTorch's twin
 
     def autograd_core():
-        ag, nn, F, optim = load_nn()
+        ag, _, _, optim = load_nn()
         ag.manual_seed(0)
         model = load_example().ResNet()
         weights.update((name, np.array(p.data)) for name, p in model.named_parameters())
         opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, nesterov=True,
                         weight_decay=WEIGHT_DECAY)
-        xt, yt = ag.as_tensor(x), ag.as_tensor(y)
-
-        def step():
-            loss = F.cross_entropy(model(xt), yt)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss.item()
-
-        return two_steps_first(step)
+        return two_steps_first(classifier_step(model, opt, x, y))
 
     def pytorch():
         import torch
