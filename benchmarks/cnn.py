@@ -211,7 +211,7 @@ def make_impls(n=N, seed=0, floor_class=NumpyCNN, fuse=True) -> dict:
         return lambda: model.step(x, y)
 
     def autograd_core():
-        _, nn, _, optim = load_nn()
+        ag, nn, F, optim = load_nn()
         model = nn.Sequential(nn.Conv2d(1, C, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                               nn.Flatten(), nn.Linear(C * 16, 10))
         for p, value in zip(model.parameters(), params, strict=True):
@@ -219,7 +219,7 @@ def make_impls(n=N, seed=0, floor_class=NumpyCNN, fuse=True) -> dict:
         if fuse:  # Conv2d -> ReLU -> MaxPool2d and Flatten -> Linear, one op each
             model = nn.fuse(model)
         opt = optim.SGD(model.parameters(), lr=LR)
-        return classifier_step(model, opt, x, y)
+        return classifier_step(model, opt, ag.as_tensor(x), ag.as_tensor(y), F.cross_entropy)
 
     def pytorch():
         import torch
@@ -231,16 +231,8 @@ def make_impls(n=N, seed=0, floor_class=NumpyCNN, fuse=True) -> dict:
             for p, value in zip(model.parameters(), params, strict=True):
                 p.copy_(torch.from_numpy(value))
         opt = torch.optim.SGD(model.parameters(), lr=LR)
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-        def step():
-            loss = tnn.functional.cross_entropy(model(xt), yt)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss.item()
-
-        return step
+        return classifier_step(model, opt, torch.from_numpy(x), torch.from_numpy(y),
+                               tnn.functional.cross_entropy)
 
     def hips():
         import autograd

@@ -95,14 +95,13 @@ def load_nn():
     return ag, nn, F, optim
 
 
-def classifier_step(model, opt, x, y):
-    """One autograd-core training step of a classifier on (x, y) arrays, returning the
-    loss: cross-entropy, zero_grad, backward, the optimizer's step."""
-    ag, _, F, _ = load_nn()
-    xt, yt = ag.as_tensor(x), ag.as_tensor(y)
+def classifier_step(model, opt, xt, yt, cross_entropy):
+    """One training step of a classifier on the batch (xt, yt), returning the loss:
+    cross-entropy, zero_grad, backward, the optimizer's step; for autograd-core and
+    PyTorch alike (their tensors and their `cross_entropy`)."""
 
     def step():
-        loss = F.cross_entropy(model(xt), yt)
+        loss = cross_entropy(model(xt), yt)
         opt.zero_grad()
         loss.backward()
         opt.step()

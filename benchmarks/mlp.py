@@ -133,7 +133,7 @@ def make_impls(sizes, n, seed=0, fuse=True) -> dict:
         return lambda: model.step(x, y)
 
     def autograd_core():
-        _, nn, _, optim = load_nn()
+        ag, nn, F, optim = load_nn()
         layers = []
         for i in range(0, len(params), 2):
             layers.append(nn.Linear(params[i].shape[1], params[i].shape[0]))
@@ -143,7 +143,7 @@ def make_impls(sizes, n, seed=0, fuse=True) -> dict:
         if fuse:  # each Linear -> ReLU as one op
             model = nn.fuse(model)
         opt = optim.SGD(model.parameters(), lr=LR)
-        return classifier_step(model, opt, x, y)
+        return classifier_step(model, opt, ag.as_tensor(x), ag.as_tensor(y), F.cross_entropy)
 
     def pytorch():
         import torch
@@ -157,16 +157,8 @@ def make_impls(sizes, n, seed=0, fuse=True) -> dict:
             layers += [torch.nn.ReLU()] if i < 2 * hidden else []
         model = torch.nn.Sequential(*layers)
         opt = torch.optim.SGD(model.parameters(), lr=LR)
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-        def step():
-            loss = torch.nn.functional.cross_entropy(model(xt), yt)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss.item()
-
-        return step
+        return classifier_step(model, opt, torch.from_numpy(x), torch.from_numpy(y),
+                               torch.nn.functional.cross_entropy)
 
     def hips():
         import autograd

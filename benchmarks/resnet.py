@@ -90,13 +90,14 @@ def make_impls(n=N, seed=0) -> dict:
     weights = {}  # autograd-core's initial weights, for PyTorch's twin
 
     def autograd_core():
-        ag, _, _, optim = load_nn()
+        ag, _, F, optim = load_nn()
         ag.manual_seed(0)
         model = load_example().ResNet()
         weights.update((name, np.array(p.data)) for name, p in model.named_parameters())
         opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, nesterov=True,
                         weight_decay=WEIGHT_DECAY)
-        return two_steps_first(classifier_step(model, opt, x, y))
+        return two_steps_first(classifier_step(model, opt, ag.as_tensor(x), ag.as_tensor(y),
+                                               F.cross_entropy))
 
     def pytorch():
         import torch
@@ -109,16 +110,8 @@ def make_impls(n=N, seed=0) -> dict:
                 p.copy_(torch.from_numpy(weights[name]))
         opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, nesterov=True,
                               weight_decay=WEIGHT_DECAY)
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-        def step():
-            loss = torch.nn.functional.cross_entropy(model(xt), yt)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss.item()
-
-        return two_steps_first(step)
+        return two_steps_first(classifier_step(model, opt, torch.from_numpy(x), torch.from_numpy(y),
+                               torch.nn.functional.cross_entropy))
 
     return {"autograd-core": autograd_core, "PyTorch": pytorch}
 
