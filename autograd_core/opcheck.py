@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .backend import to_numpy
+from .creation import as_tensor
 from .gradcheck import Report, check, grad_function
 from .registry import COMPOSITES, REGISTRY, Op
 from .tensor import Tensor, _make
@@ -82,6 +84,49 @@ def move_arrays(value: Any, to: Callable) -> Any:
     if isinstance(value, list) and any(isinstance(v, np.ndarray) for v in value):
         return [move_arrays(v, to) for v in value]
     return value
+
+
+def run_on(name: str, seed: int, to: Callable, dtype: str = "float64") -> dict:
+    """One sample of an op or composite with its arrays moved by `to` (onto another
+    backend, say) and its float inputs in `dtype`: the forward values, every input's
+    gradient for a fixed random upstream gradient, and the gradients of those against
+    fixed random weights (second order), as numpy arrays (None: no gradient)."""
+    rng = np.random.default_rng(seed)
+    if name in REGISTRY:
+        call = REGISTRY[name]
+        args, params = call.sample(rng)
+    else:
+        call, sample = COMPOSITES[name]
+        args, params = sample(rng)
+    inputs, wrt = [], []
+    for a in args:
+        if isinstance(a, np.generic):
+            a = np.asarray(a)
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" or isinstance(a, float):
+            t = as_tensor(to(np.array(a, dtype))).requires_grad_()
+            inputs.append(t)
+            wrt.append(t)
+        elif isinstance(a, np.ndarray):
+            inputs.append(as_tensor(to(a)))
+        else:
+            inputs.append(a)
+    out = call(*inputs, **move_arrays(params, to))
+    out = [out] if isinstance(out, Tensor) else list(out)
+    result = {"forward": [to_numpy(o.data) for o in out], "first": [], "second": []}
+    live = [o for o in out if o.requires_grad]
+    if not live or not wrt:
+        return result
+    rng = np.random.default_rng(seed + 1000)
+    ups = [as_tensor(to(rng.standard_normal(o.shape).astype(dtype))) for o in live]
+    first = gradients(live, wrt, ups, create_graph=True, allow_unused=True)
+    result["first"] = [None if g is None else to_numpy(g.data) for g in first]
+    again = [g for g in first if g is not None and g.requires_grad]
+    if again:
+        weights = [as_tensor(to(rng.standard_normal(g.shape).astype(dtype))) for g in again]
+        total = sum((g * w).sum() for g, w in zip(again, weights, strict=True))
+        second = gradients(total, wrt, allow_unused=True)
+        result["second"] = [None if g is None else to_numpy(g.data) for g in second]
+    return result
 
 
 def _checked_shapes(inputs: Sequence) -> list[tuple[int, ...]]:

@@ -39,8 +39,7 @@ import autograd_core as ag
 import nn
 import optim
 from autograd_core.backend import parse_device, to_numpy
-from autograd_core.opcheck import all_names, move_arrays
-from autograd_core.registry import COMPOSITES, REGISTRY
+from autograd_core.opcheck import all_names, run_on
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # imported by path in tests
 from chain import chain, floor_grad  # noqa: E402  (benchmarks/chain.py: the same chain)
@@ -98,52 +97,6 @@ def _error(got: np.ndarray, want: np.ndarray, dtype: str) -> float:
 
 
 # -- parity: every op and composite ---------------------------------------------------------
-def _sample(name: str, seed: int):
-    rng = np.random.default_rng(seed)
-    if name in REGISTRY:
-        op = REGISTRY[name]
-        args, params = op.sample(rng)
-        return op, args, params
-    fn, sample = COMPOSITES[name]
-    args, params = sample(rng)
-    return fn, args, params
-
-
-def run_case(name: str, seed: int, to: Callable, dtype: str) -> dict:
-    """Forward, first- and second-order gradients of one sample as numpy arrays
-    (tests/test_backends.py's procedure, with the float inputs in `dtype`)."""
-    call, args, params = _sample(name, seed)
-    inputs, wrt = [], []
-    for a in args:
-        if isinstance(a, np.generic):
-            a = np.asarray(a)
-        if isinstance(a, np.ndarray) and a.dtype.kind == "f" or isinstance(a, float):
-            t = ag.as_tensor(to(np.array(a, dtype))).requires_grad_()
-            inputs.append(t)
-            wrt.append(t)
-        elif isinstance(a, np.ndarray):
-            inputs.append(ag.as_tensor(to(a)))
-        else:
-            inputs.append(a)
-    out = call(*inputs, **move_arrays(params, to))
-    out = [out] if isinstance(out, ag.Tensor) else list(out)
-    result = {"forward": [to_numpy(o.data) for o in out], "first": [], "second": []}
-    live = [o for o in out if o.requires_grad]
-    if not live or not wrt:
-        return result
-    rng = np.random.default_rng(seed + 1000)
-    ups = [ag.as_tensor(to(rng.standard_normal(o.shape).astype(dtype))) for o in live]
-    first = ag.gradients(live, wrt, ups, create_graph=True, allow_unused=True)
-    result["first"] = [None if g is None else to_numpy(g.data) for g in first]
-    again = [g for g in first if g is not None and g.requires_grad]
-    if again:
-        weights = [ag.as_tensor(to(rng.standard_normal(g.shape).astype(dtype))) for g in again]
-        total = sum((g * w).sum() for g, w in zip(again, weights, strict=True))
-        second = ag.gradients(total, wrt, allow_unused=True)
-        result["second"] = [None if g is None else to_numpy(g.data) for g in second]
-    return result
-
-
 def compare_case(got: dict, want: dict, dtype: str) -> tuple[float, str]:
     """The worst error over forward, first and second order, and where it is."""
     worst, where = 0.0, ""
@@ -171,13 +124,13 @@ def parity(dev: Device, names: list[str], deadline: float, dtypes=("float64", "f
             row = {"op": name, "dtype": dtype}
             t0 = time.perf_counter()
             try:
-                want = run_case(name, seed, lambda a: a, dtype)
+                want = run_on(name, seed, lambda a: a, dtype)
             except Exception as exc:  # an op that refuses float32 on numpy too: not a GPU fault
                 row.update(status="n/a", detail=f"numpy: {type(exc).__name__}: {exc}"[:200])
                 rows.append(row)
                 continue
             try:
-                got = run_case(name, seed, dev.put, dtype)
+                got = run_on(name, seed, dev.put, dtype)
                 err, where = compare_case(got, want, dtype)
                 row.update(status="ok" if err <= 1 else "FAIL", error=err, where=where)
             except Exception as exc:

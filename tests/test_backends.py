@@ -15,9 +15,8 @@ from op_cases import all_names
 
 import autograd_core as ag
 from autograd_core import kernels
-from autograd_core.backend import to_numpy
-from autograd_core.opcheck import move_arrays
-from autograd_core.registry import COMPOSITES, REGISTRY
+from autograd_core.opcheck import run_on
+from autograd_core.registry import REGISTRY
 
 xps = pytest.importorskip("array_api_strict")
 
@@ -38,54 +37,6 @@ def _strict(a: np.ndarray):
 
 
 
-def _sample(name: str, seed: int):
-    rng = np.random.default_rng(seed)
-    if name in REGISTRY:
-        op = REGISTRY[name]
-        args, params = op.sample(rng)
-        return op, args, params, op.linear
-    fn, sample = COMPOSITES[name]
-    args, params = sample(rng)
-    return fn, args, params, False
-
-
-def _outputs(out) -> list:
-    return [out] if isinstance(out, ag.Tensor) else list(out)
-
-
-def _run(name: str, seed: int, to) -> dict:
-    """Forward, first- and second-order gradients of one sample, as numpy arrays."""
-    call, args, params, linear = _sample(name, seed)
-    inputs, wrt = [], []
-    for a in args:
-        if isinstance(a, np.generic):
-            a = np.asarray(a)
-        if isinstance(a, np.ndarray) and a.dtype.kind == "f" or isinstance(a, float):
-            t = ag.as_tensor(to(np.array(a, np.float64))).requires_grad_()
-            inputs.append(t)
-            wrt.append(t)
-        elif isinstance(a, np.ndarray):
-            inputs.append(ag.as_tensor(to(a)))
-        else:
-            inputs.append(a)
-    out = _outputs(call(*inputs, **move_arrays(params, to)))
-    result = {"forward": [to_numpy(o.data) for o in out], "first": [], "second": []}
-    live = [o for o in out if o.requires_grad]
-    if not live or not wrt:
-        return result
-    rng = np.random.default_rng(seed + 1000)
-    ups = [ag.as_tensor(to(rng.standard_normal(o.shape))) for o in live]
-    first = ag.gradients(live, wrt, ups, create_graph=True, allow_unused=True)
-    result["first"] = [None if g is None else to_numpy(g.data) for g in first]
-    again = [g for g in first if g is not None and g.requires_grad]
-    if again:
-        weights = [ag.as_tensor(to(rng.standard_normal(g.shape))) for g in again]
-        total = sum((g * w).sum() for g, w in zip(again, weights, strict=True))
-        second = ag.gradients(total, wrt, allow_unused=True)
-        result["second"] = [None if g is None else to_numpy(g.data) for g in second]
-    return result
-
-
 def _same(got, want, what: str) -> None:
     assert len(got) == len(want), what
     for i, (a, b) in enumerate(zip(got, want, strict=True)):
@@ -98,8 +49,8 @@ def _same(got, want, what: str) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", NAMES)
 def test_op_on_array_api_strict_equals_numpy(name, seed):
-    want = _run(name, seed, _numpy)
-    got = _run(name, seed, _strict)
+    want = run_on(name, seed, _numpy)
+    got = run_on(name, seed, _strict)
     _same(got["forward"], want["forward"], f"{name}: forward")
     _same(got["first"], want["first"], f"{name}: gradient of input")
     _same(got["second"], want["second"], f"{name}: second-order gradient of input")
