@@ -6,6 +6,8 @@ Configurations outside the op's scope stay apart."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -201,3 +203,26 @@ def test_on_array_api_strict_it_equals_numpy():
         results.append([to_numpy(out.data)] + [to_numpy(t.grad.data) for t in ts])
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_a_non_finite_gradient_reaches_only_the_window_winners(bad):
+    """The pools' gradients mask g by multiplying (fast) only where g is finite: an inf
+    or nan upstream gradient reaches each window's winner and leaves the rest 0, as
+    PyTorch's, with no RuntimeWarning (inf * 0 would be nan)."""
+    x0 = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    winners = np.zeros((4, 4), bool)
+    winners[1::2, 1::2] = True
+    ones = np.ones((1, 1, 1, 1), np.float32)
+    cases = [lambda x: F.max_pool2d(x, 2), lambda x: F.relu_max_pool2d(x, 2),
+             lambda x: F.max_pool2d(x, 2, stride=1)[..., ::2, ::2],  # overlapping windows
+             lambda x: F.conv2d_relu_max_pool2d(x, ag.tensor(ones), None, 0, 2)]
+    for pool in cases:
+        x = ag.tensor(x0, requires_grad=True)
+        y = pool(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y.backward(np.full(y.shape, bad, np.float32))
+        g = x.grad.data[0, 0]
+        assert (g[~winners] == 0).all()
+        np.testing.assert_array_equal(g[winners], np.float32(bad))
