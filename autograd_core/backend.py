@@ -65,9 +65,11 @@ class Backend:
 
     def bind(self, op) -> None:
         """Make `op`'s forward on this backend's arrays one of `ops`, and what `apply`
-        calls: the library's own function where the op names one."""
+        calls: the library's own function where the op names one, numpy's kernel
+        where the op has one."""
         direct = getattr(self.xp, op.library_name, None) if op.library_name else None
-        self.forwards[op] = direct or partial(op.forward, self.xp)
+        kernel = op.numpy_forward if self.name == "numpy" else None
+        self.forwards[op] = direct or kernel or partial(op.forward, self.xp)
         setattr(self.ops, op.name, direct or op.bound(self.xp))
 
     def dtype(self, dtype: Any) -> Any:

@@ -73,7 +73,9 @@ def _seed(root: Tensor, gradient: Any, create: bool):
             raise RuntimeError(f"backward: grad can be implicitly created only for a "
                                f"one-element output, got shape {root.shape}; pass "
                                f"gradient= with that shape")
-        return backend_of(data).xp.ones_like(data)
+        xp = backend_of(data).xp  # (np.ones_like is a Python function: 4x this cost)
+        one = xp.asarray(1, dtype=data.dtype, device=data.device)
+        return one if data.ndim == 0 else xp.reshape(one, data.shape)
     if isinstance(gradient, Tensor):
         g = gradient if create else gradient._data
     else:
@@ -298,6 +300,7 @@ def _accumulate(leaves: dict, seeds: list, create: bool) -> None:
     where nobody else can see it (the backend says whether it is a whole array of its
     own; no other leaf, and no seed, has the same one)."""
     taken = {id(g) for g in seeds}  # ids of live arrays only: seeds and taken ones
+    kind = xp = None  # the backend's namespace, looked up again only for a new array type
     for leaf, g in leaves.items():
         if leaf._hooks:  # a hook may keep the gradient it is shown: .grad gets a copy
             g = _run_hooks(leaf._hooks, g, create)
@@ -308,7 +311,9 @@ def _accumulate(leaves: dict, seeds: list, create: bool) -> None:
         elif leaf._grad is not None:
             leaf._grad = _make(leaf._grad._data + g, None)
         else:
-            if id(g) in taken or not backend_of(g).xp.unshared(g):
-                g = _copy(g)
+            if type(g) is not kind:
+                kind, xp = type(g), backend_of(g).xp
+            if id(g) in taken or not xp.unshared(g):
+                g = xp.asarray(g, copy=True)
             taken.add(id(g))
             leaf._grad = _make(g, None)

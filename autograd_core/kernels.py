@@ -262,6 +262,11 @@ def _is_zero(v) -> bool:
     return (type(v) is float or type(v) is int) and v == 0
 
 
+def _all_finite(x) -> bool:
+    # logical_and.reduce, not .all(): the method is a Python wrapper around it
+    return np.logical_and.reduce(np.isfinite(x), axis=None)
+
+
 def numpy_where(condition, x1, x2, /):
     """np.where(condition, x1, x2); where one branch is the number 0 and the other a
     float array of the condition's shape with no inf or nan (a gradient being
@@ -277,7 +282,7 @@ def numpy_where(condition, x1, x2, /):
         else:
             return np.where(condition, x1, x2)
         if type(kept) is np.ndarray and kept.dtype.kind == "f" \
-                and kept.shape == condition.shape and np.isfinite(kept).all():
+                and kept.shape == condition.shape and _all_finite(kept):
             return kept * mask
     return np.where(condition, x1, x2)
 

@@ -49,14 +49,15 @@ NP = backend.NUMPY.ops  # name -> the op on numpy arrays (what rules get on nump
 class Op:
     """One registered op. Calling it applies it to Tensors (or arrays)."""
 
-    __slots__ = ("name", "forward", "library_name", "vjp", "nin", "params", "sample",
-                 "linear", "saves", "array_fn", "doc", "__weakref__")
+    __slots__ = ("name", "forward", "library_name", "numpy_forward", "vjp", "nin", "params",
+                 "sample", "linear", "saves", "array_fn", "doc", "__weakref__")
 
     def __init__(self, name, forward, vjp, nin, sample, linear, saves, array_fn, doc,
-                 library_name=None):
+                 library_name=None, numpy_forward=None):
         self.name = name
         self.forward = forward  # (xp, *arrays, **params) -> array
         self.library_name = library_name  # the forward is xp.<this>: each backend calls it
+        self.numpy_forward = numpy_forward  # (*arrays, **params): numpy's kernel, or None
         self.vjp = vjp  # (xp, g, ans, inputs, needs, **params) -> one gradient per input
         self.nin = nin  # number of Tensor inputs (-1: all positionals); the rest are params
         self.sample = sample
@@ -176,7 +177,8 @@ def _with_defaults(vjp: Callable, defaults: dict) -> Callable:
 def defop(name: str, forward: Callable | str, *vjps: Callable | None, sample: Callable,
           vjp: Callable | None = None, nin: int | None = None, linear: bool = False,
           array_fn: Callable | None = None, public: Callable | None = None,
-          saves: bool = False, doc: str = "") -> Op:
+          saves: bool = False, numpy: tuple[Callable, Callable] | None = None,
+          doc: str = "") -> Op:
     """Register an op: forward on arrays, one gradient rule per input, a sampler.
 
     A forward that is one function of the array API standard is given by its name
@@ -197,6 +199,11 @@ def defop(name: str, forward: Callable | str, *vjps: Callable | None, sample: Ca
     In a plain backward pass the rules get them as ``saved=``; under create_graph
     they get ``saved=None`` and recompute from the inputs, so that gradient stays
     differentiable.
+
+    ``numpy=(forward, vjp)``: kernels for numpy arrays where numpy has a faster route
+    than the standard's names give: the forward without ``xp``, the rule in the one
+    form (``vjp``'s above). They stand beside the generic pair, which every other
+    backend and create_graph run, and a test holds them equal to it on every sample.
     """
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is already registered")
@@ -212,12 +219,14 @@ def defop(name: str, forward: Callable | str, *vjps: Callable | None, sample: Ca
         array_fn = (lambda xp, *a, **k: forward(xp, *a, keep=False, **k)[0]) if saves \
             else forward
     op = Op(name, forward, None, len(vjps) if nin is None else nin, sample, linear, saves,
-            array_fn, doc, library_name)
+            array_fn, doc, library_name, numpy and numpy[0])
     if vjps and len(vjps) != op.nin:
         raise ValueError(f"op {name!r} has {len(vjps)} gradient rules for {op.nin} inputs")
     defaults = _defaults(op)
     op.vjp = _per_input(vjps, op.params, defaults) if vjp is None else \
         _with_defaults(vjp, defaults)
+    if numpy is not None:
+        op.vjp = _numpy_or(_with_defaults(numpy[1], defaults), op.vjp)
     REGISTRY[name] = op
     setattr(OP, name, op)
     setattr(T, name, public or op)
@@ -225,12 +234,23 @@ def defop(name: str, forward: Callable | str, *vjps: Callable | None, sample: Ca
     return op
 
 
+def _numpy_or(numpy_vjp: Callable, generic: Callable) -> Callable:
+    """The rule that runs numpy's kernel in a plain backward on numpy arrays (the
+    engine passes the numpy ops as xp), and the generic rule everywhere else."""
+    def vjp(xp, g, ans, inputs, needs, **params):
+        return (numpy_vjp if xp is NP else generic)(xp, g, ans, inputs, needs, **params)
+    vjp.numpy, vjp.generic = numpy_vjp, generic  # for the test that holds them equal
+    return vjp
+
+
 def _library_forward(name: str, nin: int) -> Callable:
     """The forward xp.<name>(*arrays), for a backend without that name and for the
     error paths, which inspect a forward's signature."""
     if nin == 1:
         return lambda xp, x: getattr(xp, name)(x)
-    return lambda xp, a, b: getattr(xp, name)(a, b)
+    if nin == 2:
+        return lambda xp, a, b: getattr(xp, name)(a, b)
+    return lambda xp, a, b, c: getattr(xp, name)(a, b, c)
 
 
 def defcomposite(name: str, fn: Callable, sample: Callable) -> Callable:

@@ -270,10 +270,11 @@ class Optimizer:
                 grad = p.grad
                 if grad is not None:
                     param = p._data
-                    grad = _grad_array(grad)
+                    grad = grad._data if type(grad) is Tensor else _grad_array(grad)
                     # the usual case decided inline: a step checks every parameter
                     if type(grad) is not type(param) or grad.shape != param.shape \
-                            or not _is_real_floating(grad):
+                            or not _FLOATING.get((type(grad), grad.dtype)) \
+                            and not _is_real_floating(grad):
                         self._check_gradient(param, grad, index, g)
                     work.append((p, param, grad, group, index, g))
                 index += 1

@@ -170,3 +170,51 @@ def test_numpy_c_routes_equal_numpys_functions(x):
             got = kernels.numpy_reshape(x, (-1,), copy=copy)
             same(got, np.reshape(x, (-1,), copy=copy))
             assert np.shares_memory(got, x) == np.shares_memory(np.reshape(x, (-1,), copy=copy), x)
+
+
+KERNEL_OPS = sorted(name for name, op in REGISTRY.items() if op.numpy_forward is not None)
+
+
+def test_some_op_has_a_numpy_kernel():
+    assert "cross_entropy_classes" in KERNEL_OPS  # the test below is not vacuous
+
+
+def _kernel_sample(op, rng, dtype, nonfinite: bool):
+    args, params = op.sample(rng)
+    args = tuple(np.array(a, dtype) if np.asarray(a).dtype.kind == "f" else a for a in args)
+    if nonfinite:
+        x = args[0]
+        x.flat[rng.integers(0, x.size, 2)] = rng.choice([np.inf, -np.inf, np.nan], 2)
+    return args, params
+
+
+@pytest.mark.parametrize("nonfinite", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("seed", range(15))
+@pytest.mark.parametrize("name", KERNEL_OPS)
+def test_numpy_kernels_equal_the_generic_forward_and_rule(name, seed, dtype, nonfinite):
+    """An op's numpy kernels (defop's numpy=) give its generic pair's values: the
+    forward's result and saved arrays, and the rule's gradients from them, in float64
+    and float32, also with inf and nan in the first input (where a kernel may hand
+    over to the generic route)."""
+    from autograd_core.backend import NUMPY
+    from autograd_core.registry import NP
+
+    op, rng = REGISTRY[name], np.random.default_rng(seed)
+    args, params = _kernel_sample(op, rng, dtype, nonfinite)
+    (got, got_saved), (want, want_saved) = (op.numpy_forward(*args, **params),
+                                            op.forward(NUMPY.xp, *args, **params))
+    tol = TOL if dtype == np.float64 else {"rtol": 2e-6, "atol": 1e-6}
+    for a, b in ((got, want), (got_saved, want_saved)):
+        assert type(a) is np.ndarray and a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, **tol)
+    g = np.asarray(rng.standard_normal(np.shape(want)), dtype)
+    needs = tuple(a if np.asarray(a).dtype.kind == "f" else None for a in args)
+    kernel = op.vjp.numpy(NP, g, got, args, needs, **params, saved=got_saved)
+    generic = op.vjp.generic(NP, g, want, args, needs, **params, saved=want_saved)
+    for a, b in zip(kernel, generic, strict=True):
+        assert (a is None) == (b is None)
+        if b is not None:
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_allclose(a, b, **tol)
+    assert op.vjp(NP, g, got, args, needs, **params, saved=got_saved)[0] is not None

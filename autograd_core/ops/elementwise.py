@@ -203,8 +203,7 @@ _CLAMP = defop("clamp", _clamp, _clip_grad, _clamp_grad_min, _clamp_grad_max, li
                sample=_sample_clamp)
 
 
-defop("where", lambda xp, c, a, b: xp.where(c, a, b),
-      None,
+defop("where", "where", None,
       lambda xp, g, ans, c, a, b: xp.where(c, g, 0),
       lambda xp, g, ans, c, a, b: xp.where(c, 0, g),
       linear=True,

@@ -20,6 +20,7 @@ any array-API backend.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -27,7 +28,8 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import sampling as s
-from autograd_core.backend import is_floating
+from autograd_core.backend import NUMPY, is_floating
+from autograd_core.kernels import numpy_max
 from autograd_core.ops.shape import index_outside
 from autograd_core.registry import defcomposite, defop
 from autograd_core.tensor import Tensor, apply, to_array
@@ -525,8 +527,50 @@ def _sample_xent_classes(rng):
             {"reduction": _REDUCTIONS[int(rng.integers(3))]})
 
 
+# numpy's kernels for the op: the generic pair's values in fewer, cheaper calls (no
+# where on the rows' maxima unless one is not finite, the ones from a cached column,
+# the one-hot rows subtracted in place). 16 x 10 float32: forward 13.0 -> 10.4 us,
+# gradient 6.3 -> 5.1.
+@functools.lru_cache(maxsize=16)
+def _column_of_ones(c: int, dtype) -> np.ndarray:
+    ones = np.ones((c, 1), dtype)
+    ones.flags.writeable = False  # shared by every call
+    return ones
+
+
+def _xent_classes_numpy(logits, target, reduction="mean", keep=True):
+    n, c = logits.shape
+    m = numpy_max(logits, axis=1, keepdims=True)
+    if not np.logical_and.reduce(np.isfinite(m), axis=None):  # a row with inf or nan:
+        # the generic forward's nan rows
+        loss, p = _xent_classes(NUMPY.xp, logits, target, reduction, keep)
+        return np.asarray(loss), p
+    z = logits - m
+    e = np.exp(z)
+    sums = np.matmul(e, _column_of_ones(c, e.dtype)) if c <= 32 else \
+        np.add.reduce(e, axis=1, keepdims=True)
+    loss = np.log(sums).reshape(n) - z[np.arange(n), target]
+    if reduction != "none":  # (an array, not numpy's scalar, as apply keeps it)
+        loss = np.asarray(np.add.reduce(loss) if reduction == "sum" else
+                          np.add.reduce(loss) / n)
+    return loss, e / sums if keep else None
+
+
+def _xent_classes_grad_numpy(xp, g, ans, inputs, needs, reduction, saved=None):
+    if needs[0] is None:
+        return None, None
+    logits, target = inputs
+    n = logits.shape[0]
+    p = xp.softmax(logits, axis=1) if saved is None else saved
+    d = p.copy()  # softmax - onehot, in place: the same rounding as the generic rule
+    d[np.arange(n), target] -= 1
+    d *= g.reshape(n, 1) if reduction == "none" else g / n if reduction == "mean" else g
+    return d, None
+
+
 _XENT_CLASSES = defop("cross_entropy_classes", _xent_classes, _xent_classes_grad, None,
-                      saves=True, sample=_sample_xent_classes)
+                      saves=True, sample=_sample_xent_classes,
+                      numpy=(_xent_classes_numpy, _xent_classes_grad_numpy))
 
 
 def _soft_cross_entropy(input, target, weight, reduction, smoothing) -> Tensor:
