@@ -262,18 +262,18 @@ def _is_zero(v) -> bool:
     return (type(v) is float or type(v) is int) and v == 0
 
 
-def _all_finite(x) -> bool:
-    # logical_and.reduce, not .all(): the method is a Python wrapper around it
-    return np.logical_and.reduce(np.isfinite(x), axis=None)
+_BITS = {np.dtype(t): np.dtype(f"i{np.dtype(t).itemsize}")
+         for t in (np.float16, np.float32, np.float64)}
 
 
 def numpy_where(condition, x1, x2, /):
     """np.where(condition, x1, x2); where one branch is the number 0 and the other a
-    float array of the condition's shape with no inf or nan (a gradient being
-    masked, relu's), a multiply by the mask instead: np.where branches per element,
-    ten times slower on an unpredictable mask. The same values (a masked entry may
-    be -0.0 where np.where gives 0.0)."""
-    if type(condition) is np.ndarray and condition.size >= 4096 \
+    float array of the condition's shape (a gradient being masked, relu's), the kept
+    values' bits as integers times the mask (0 or 1): np.where's values bit for bit
+    (+0.0 where masked, inf and nan kept), in one multiply without branches.
+    np.where branches per element: at 16 x 256 float32 6.3 us against 2.3, at
+    1024 x 256 958 against 58."""
+    if type(condition) is np.ndarray and condition.size >= 256 \
             and condition.dtype == np.bool_:  # small ones: not worth the checks
         if _is_zero(x2):
             kept, mask = x1, condition
@@ -281,9 +281,9 @@ def numpy_where(condition, x1, x2, /):
             kept, mask = x2, ~condition
         else:
             return np.where(condition, x1, x2)
-        if type(kept) is np.ndarray and kept.dtype.kind == "f" \
-                and kept.shape == condition.shape and _all_finite(kept):
-            return kept * mask
+        bits = _BITS.get(kept.dtype) if type(kept) is np.ndarray else None
+        if bits is not None and kept.shape == condition.shape:
+            return np.multiply(kept.view(bits), mask.view(np.int8)).view(kept.dtype)
     return np.where(condition, x1, x2)
 
 

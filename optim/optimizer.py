@@ -231,12 +231,12 @@ class Optimizer:
         """Reset the gradients: to None (the default, as in PyTorch) or to zeros."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
+                if p._grad is None:  # (the attribute, not the property: a step reads
+                    continue  # and clears every parameter's gradient)
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None
                 else:
-                    _grad_array(p.grad)[...] = 0
+                    _grad_array(p._grad)[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return closure() if given.
@@ -253,11 +253,12 @@ class Optimizer:
         work = self._checked_gradients()
         if is_anomaly_enabled():
             self._check_finite(work)  # before any update, so no state sees the bad values
+        states, update = self.state, self._update
         for p, param, grad, group, _, _ in work:
-            state = self.state.get(p)
+            state = states.get(p)
             if state is None:
-                state = self.state[p] = self._init_state(param, group)
-            self._update(param, grad, state, group)
+                state = states[p] = self._init_state(param, group)
+            update(param, grad, state, group)
         return loss
 
     def _checked_gradients(self) -> list[tuple[Any, Any, Any, dict[str, Any], int, int]]:
@@ -267,7 +268,7 @@ class Optimizer:
         index = 0
         for g, group in enumerate(self.param_groups):
             for p in group["params"]:
-                grad = p.grad
+                grad = p._grad
                 if grad is not None:
                     param = p._data
                     grad = grad._data if type(grad) is Tensor else _grad_array(grad)

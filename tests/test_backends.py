@@ -116,20 +116,27 @@ def test_generic_indexing_and_scatter_add_equal_numpys(seed):
                                **TOL)
 
 
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", range(30))
 def test_numpy_where_kernel_equals_np_where(seed):
-    """The numpy backend's where (a multiply by the mask when one branch is 0) gives
-    np.where's values, also with inf and nan in the kept branch, either branch 0."""
+    """The numpy backend's where (the kept branch's bits times the mask when the other
+    branch is 0) gives np.where's values bit for bit: +0.0 where masked, inf, nan and
+    -0.0 kept; either branch 0; float16, 32 and 64; strided and small arrays."""
     rng = np.random.default_rng(seed)
-    shape = tuple(int(n) for n in rng.integers(1, 5, size=int(rng.integers(0, 3))))
+    big = seed % 2 == 0  # above the kernel's size threshold
+    shape = (int(rng.integers(16, 40)), int(rng.integers(16, 40))) if big else \
+        tuple(int(n) for n in rng.integers(1, 5, size=int(rng.integers(0, 3))))
     cond = rng.random(shape) < 0.5
-    x = rng.standard_normal(shape).astype(rng.choice([np.float32, np.float64]))
-    if seed % 3 == 0 and x.size:
-        x.flat[0] = rng.choice([np.inf, -np.inf, np.nan])
+    x = rng.standard_normal(shape).astype(rng.choice([np.float16, np.float32, np.float64]))
+    if x.size:
+        x.flat[rng.integers(0, x.size, 4)] = rng.choice([np.inf, -np.inf, np.nan, -0.0], 4)
+    if seed % 3 == 0 and x.ndim == 2:
+        x, cond = x.T, cond.T  # not C-contiguous
     for args in ((cond, x, 0), (cond, 0, x), (cond, x, 0.0), (cond, x, 2.0)):
         got, want = kernels.numpy_where(*args), np.where(*args)
         assert got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_array_equal(got, want)
+        bits = f"u{got.dtype.itemsize}"
+        np.testing.assert_array_equal(np.ascontiguousarray(got).view(bits),
+                                      np.ascontiguousarray(want).view(bits))
 
 
 _VALUES = [np.float32(2.5), np.array(3.0), np.arange(6, dtype=np.int8).reshape(2, 3),
