@@ -151,6 +151,15 @@ def _per_input(rules: tuple, params: tuple, defaults: dict) -> Callable:
             return (first(xp, g, ans, a, b) if needs[0] is not None else None,
                     second(xp, g, ans, a, b) if needs[1] is not None else None)
         return vjp2
+    if len(rules) == 3 and None not in rules and not params:
+        first, second, third = rules
+
+        def vjp3(xp, g, ans, inputs, needs):  # linear and its kin: x, weight, bias
+            a, b, c = inputs
+            return (first(xp, g, ans, a, b, c) if needs[0] is not None else None,
+                    second(xp, g, ans, a, b, c) if needs[1] is not None else None,
+                    third(xp, g, ans, a, b, c) if needs[2] is not None else None)
+        return vjp3
 
     def vjp(xp, g, ans, inputs, needs, **params):
         params = {**defaults, **params}
@@ -226,7 +235,7 @@ def defop(name: str, forward: Callable | str, *vjps: Callable | None, sample: Ca
     op.vjp = _per_input(vjps, op.params, defaults) if vjp is None else \
         _with_defaults(vjp, defaults)
     if numpy is not None:
-        op.vjp = _numpy_or(_with_defaults(numpy[1], defaults), op.vjp)
+        op.vjp = _numpy_or(numpy[1], op.vjp, defaults)
     REGISTRY[name] = op
     setattr(OP, name, op)
     setattr(T, name, public or op)
@@ -234,12 +243,16 @@ def defop(name: str, forward: Callable | str, *vjps: Callable | None, sample: Ca
     return op
 
 
-def _numpy_or(numpy_vjp: Callable, generic: Callable) -> Callable:
+def _numpy_or(numpy_vjp: Callable, generic: Callable, defaults: dict) -> Callable:
     """The rule that runs numpy's kernel in a plain backward on numpy arrays (the
-    engine passes the numpy ops as xp), and the generic rule everywhere else."""
+    engine passes the numpy ops as xp), and the generic rule everywhere else; both
+    get the forward's `defaults`."""
     def vjp(xp, g, ans, inputs, needs, **params):
-        return (numpy_vjp if xp is NP else generic)(xp, g, ans, inputs, needs, **params)
-    vjp.numpy, vjp.generic = numpy_vjp, generic  # for the test that holds them equal
+        if xp is NP:
+            return numpy_vjp(xp, g, ans, inputs, needs, **{**defaults, **params})
+        return generic(xp, g, ans, inputs, needs, **params)
+    # for the test that holds them equal
+    vjp.numpy, vjp.generic = _with_defaults(numpy_vjp, defaults), generic
     return vjp
 
 
