@@ -255,6 +255,7 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
         arrays.append(d)
         if type(d) is not ndarray and type(d) not in _NUMBERS and d is not None:
             numpy_only = False
+    arrays = tuple(arrays)  # a tuple: the call below takes it as it is, and so does Node
     backend = NUMPY if numpy_only else _backend(arrays)
     record = needs_grad and STATE.enabled
     forward = backend.forwards[op]
@@ -276,7 +277,7 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
     if record:
         # Node(...) written out: a Python call per op is 2% of chain1k's time
         t._node = node = _new(Node)
-        node.op, node.parents, node.args = op, tuple(parents), tuple(arrays)
+        node.op, node.parents, node.args = op, tuple(parents), arrays
         node.kw, node.ans, node.saved = kw or None, out, saved
         node.seq = next(_seq)
         node.hooks = node.retained = node.site = None
