@@ -249,12 +249,19 @@ def apply(op, args: tuple, kw: dict | None = None) -> Tensor:
                 parents.append(a)
             else:
                 parents.append(None)
+            if type(d) is not ndarray:
+                numpy_only = False
         else:
             parents.append(None)
-            d = to_array(a) if type(a) is list or type(a) is tuple else a
+            if type(a) in _NUMBERS:  # (a Python number: the usual constant, checked first)
+                d = a
+            elif type(a) is list or type(a) is tuple:
+                d = to_array(a)
+            else:
+                d = a
+                if type(d) is not ndarray and d is not None:
+                    numpy_only = False
         arrays.append(d)
-        if type(d) is not ndarray and type(d) not in _NUMBERS and d is not None:
-            numpy_only = False
     arrays = tuple(arrays)  # a tuple: the call below takes it as it is, and so does Node
     backend = NUMPY if numpy_only else _backend(arrays)
     record = needs_grad and STATE.enabled
