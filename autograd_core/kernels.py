@@ -266,13 +266,21 @@ _BITS = {np.dtype(t): np.dtype(f"i{np.dtype(t).itemsize}")
          for t in (np.float16, np.float32, np.float64)}
 
 
+def masked(mask: np.ndarray, a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """np.where(mask, a, 0) for a bool mask and a float array a (broadcasting), bit for
+    bit (+0.0 where masked, inf and nan kept), as a's bits times the mask, integers:
+    one multiply without branches. np.where branches per element (16 x 256 float32:
+    6.3 us against 2.3; 1024 x 256: 958 against 58), and a float product of the
+    mask would turn a masked inf into nan. `out`: a float array to write into."""
+    bits = _BITS[a.dtype]
+    product = np.multiply(a.view(bits), mask.view(np.int8),
+                          out=None if out is None else out.view(bits))
+    return product.view(a.dtype) if out is None else out
+
+
 def numpy_where(condition, x1, x2, /):
     """np.where(condition, x1, x2); where one branch is the number 0 and the other a
-    float array of the condition's shape (a gradient being masked, relu's), the kept
-    values' bits as integers times the mask (0 or 1): np.where's values bit for bit
-    (+0.0 where masked, inf and nan kept), in one multiply without branches.
-    np.where branches per element: at 16 x 256 float32 6.3 us against 2.3, at
-    1024 x 256 958 against 58."""
+    float array of the condition's shape (a gradient being masked, relu's), `masked`."""
     if type(condition) is np.ndarray and condition.size >= 256 \
             and condition.dtype == np.bool_:  # small ones: not worth the checks
         if _is_zero(x2):
@@ -281,9 +289,8 @@ def numpy_where(condition, x1, x2, /):
             kept, mask = x2, ~condition
         else:
             return np.where(condition, x1, x2)
-        bits = _BITS.get(kept.dtype) if type(kept) is np.ndarray else None
-        if bits is not None and kept.shape == condition.shape:
-            return np.multiply(kept.view(bits), mask.view(np.int8)).view(kept.dtype)
+        if type(kept) is np.ndarray and kept.dtype in _BITS and kept.shape == condition.shape:
+            return masked(mask, kept)
     return np.where(condition, x1, x2)
 
 

@@ -139,6 +139,23 @@ def test_numpy_where_kernel_equals_np_where(seed):
                                       np.ascontiguousarray(want).view(bits))
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_masked_kernel_broadcasts_and_writes_through_out(seed):
+    """kernels.masked (the pooling gradients' mask): np.where(mask, a, 0) bit for bit
+    when the mask broadcasts against a, and written into a strided out."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((3, 4, 5)).astype(rng.choice([np.float32, np.float64]))
+    a.flat[rng.integers(0, a.size, 4)] = rng.choice([np.inf, -np.inf, np.nan, -0.0], 4)
+    mask = rng.random((2, 1, 3, 4, 5)) < 0.5
+    want = np.where(mask, a, 0).astype(a.dtype)
+    bits = f"u{a.dtype.itemsize}"
+    np.testing.assert_array_equal(kernels.masked(mask, a).view(bits), want.view(bits))
+    base = np.full((5, 4, 3, 1, 2), 7, a.dtype)
+    out = base.transpose(4, 3, 2, 1, 0)  # strided, as the pooling tiles
+    assert kernels.masked(mask, a, out=out) is out
+    np.testing.assert_array_equal(np.ascontiguousarray(out).view(bits), want.view(bits))
+
+
 _VALUES = [np.float32(2.5), np.array(3.0), np.arange(6, dtype=np.int8).reshape(2, 3),
            np.array([[True, False], [True, True]]), np.ones((2, 0, 3), np.float32),
            np.random.default_rng(0).standard_normal((4, 3, 2)).astype(np.float32),

@@ -36,7 +36,7 @@ import numpy as np
 
 from autograd_core import sampling as s
 from autograd_core.backend import NUMPY, backend_of
-from autograd_core.kernels import numpy_windows
+from autograd_core.kernels import masked, numpy_windows
 from autograd_core.ops.linalg import row_sums
 from autograd_core.registry import OP, defop
 
@@ -325,18 +325,6 @@ def _offset_index(geometry, dilation, p: int, q: int) -> tuple:
             slice(q * dw, q * dw + sw * (ow - 1) + 1, sw))
 
 
-def _finite(a: np.ndarray) -> bool:
-    """Whether `a` holds no inf or nan, so that a bool mask may multiply it: ten times
-    faster than np.where on an unpredictable mask, but inf * 0 is nan where the mask
-    takes nothing (np.where, and PyTorch, give 0 there)."""
-    return bool(np.isfinite(a).all())
-
-
-def _masked(mask: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """a where mask, else 0."""
-    return mask * a if _finite(a) else np.where(mask, a, a.dtype.type(0))
-
-
 def _window_sum(xp, x, kernel_size, stride=None, mask=None, dilation=1):
     """Sum over each window (of the entries `mask` selects)."""
     out = None
@@ -349,7 +337,7 @@ def _window_sum(xp, x, kernel_size, stride=None, mask=None, dilation=1):
         return out
     for p, q, v in _offsets(x, geometry, dilation):
         if mask is not None:
-            v = _masked(mask[p, q], v)
+            v = masked(mask[p, q], v)
         out = np.array(v, order="K") if out is None else np.add(out, v, out=out)
     return out
 
@@ -379,14 +367,10 @@ def _window_spread(xp, g, shape, kernel_size, stride=None, mask=None, order=None
         if mask is None:
             np.copyto(_tiles(out, geometry), g6)
         else:  # max pool's masks are window-major (see first_max): write through them
-            dst = _tiles(out, geometry).transpose(3, 5, 0, 1, 2, 4)
-            if _finite(g):
-                np.multiply(mask, g, out=dst)
-            else:
-                np.copyto(dst, _masked(mask, g))
+            masked(mask, g, out=_tiles(out, geometry).transpose(3, 5, 0, 1, 2, 4))
         return out
     for p, q, dst in _offsets(out, geometry, dilation):  # overlapping windows accumulate
-        dst += g if mask is None else _masked(mask[p, q], g)
+        dst += g if mask is None else masked(mask[p, q], g)
     return out
 
 
@@ -696,11 +680,7 @@ def _conv2d_relu_max_pool2d_grads(xp, g, ans, inputs, needs, padding=0, pool_siz
     # first maximum: gz is laid out as z, (a*b, o, ph*pw*n). flatten_linear's g is laid
     # out as ans, (o, ph, pw, n) in memory, so these transposes are views.
     positive, gt = ans.transpose(1, 2, 3, 0) > 0, g.transpose(1, 2, 3, 0)
-    if _finite(g):  # bool masks multiply (see _finite)
-        gz = mask * (gt * positive).reshape(o, -1)
-    else:
-        zero = g.dtype.type(0)
-        gz = np.where(mask, np.where(positive, gt, zero).reshape(o, -1), zero)
+    gz = masked(mask, masked(positive, gt).reshape(o, -1))
     gx = gw = gb = None
     if needs[0] is not None:
         gx = _fold_pooled(np.matmul(weight.reshape(o, -1).T, gz), x.shape, (kh, kw),
