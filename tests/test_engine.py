@@ -633,3 +633,37 @@ def test_apply_sets_every_field_node_init_sets():
     fields = [f for f in Node.__slots__ if f != "__weakref__"]
     for field in fields:
         assert getattr(made, field) is getattr(built, field) or field == "seq", field
+
+
+@pytest.mark.parametrize("case", ["unary", "number", "int", "bool", "no grad", "parameter",
+                                  "two tensors", "array", "list", "number first"])
+def test_apply_shortcut_gathers_what_the_loop_gathers(case):
+    """apply gathers a Tensor alone or with a Python number without its loop over
+    inputs (_inputs): the node's arrays and parents, the result and whether it is
+    recorded are the loop's, whichever route the inputs take."""
+    from autograd_core.registry import OP
+    from autograd_core.tensor import _inputs
+    from nn import Parameter
+
+    x = ag.tensor(np.array([1.0, -2.0], np.float32), requires_grad=case != "no grad")
+    op, args = {
+        "unary": (OP.tanh, (x,)), "number": (OP.multiply, (x, 2.5)),
+        "int": (OP.add, (x, 3)), "bool": (OP.multiply, (x, True)),
+        "no grad": (OP.multiply, (x, 2.5)), "parameter": (OP.multiply, (Parameter(x), 2.5)),
+        "two tensors": (OP.add, (x, x)), "array": (OP.add, (x, np.float32(2))),
+        "list": (OP.add, (x, [1.0, 2.0])), "number first": (OP.multiply, (2.5, x)),
+    }[case]
+    out = op(*args)
+    arrays, parents, needs_grad, _ = _inputs(args)
+    assert out.requires_grad == needs_grad
+    if needs_grad:
+        node = out.grad_fn
+        assert type(node.args) is tuple and type(node.parents) is tuple
+        assert node.parents == parents
+        assert len(node.args) == len(arrays)
+        for got, want in zip(node.args, arrays, strict=True):
+            assert type(got) is type(want)
+            np.testing.assert_array_equal(got, want)
+    want = np.asarray(op.forward(np, *arrays))
+    assert out.data.dtype == np.float32
+    np.testing.assert_allclose(out.data, want.astype(np.float32))
