@@ -254,16 +254,16 @@ class Optimizer:
         if is_anomaly_enabled():
             self._check_finite(work)  # before any update, so no state sees the bad values
         states, update = self.state, self._update
-        for p, param, grad, group, _, _ in work:
+        for p, param, grad, group in work:
             state = states.get(p)
             if state is None:
                 state = states[p] = self._init_state(param, group)
             update(param, grad, state, group)
         return loss
 
-    def _checked_gradients(self) -> list[tuple[Any, Any, Any, dict[str, Any], int, int]]:
-        """(parameter, its array, its gradient's array, group, index, group index) for
-        each parameter with a gradient; raises, naming the parameter, at a bad one."""
+    def _checked_gradients(self) -> list[tuple[Any, Any, Any, dict[str, Any]]]:
+        """(parameter, its array, its gradient's array, group) for each parameter with
+        a gradient; raises, naming the parameter, at a bad one."""
         work = []
         index = 0
         for g, group in enumerate(self.param_groups):
@@ -277,7 +277,7 @@ class Optimizer:
                             or not _FLOATING.get((type(grad), grad.dtype)) \
                             and not _is_real_floating(grad):
                         self._check_gradient(param, grad, index, g)
-                    work.append((p, param, grad, group, index, g))
+                    work.append((p, param, grad, group))
                 index += 1
         return work
 
@@ -298,14 +298,25 @@ class Optimizer:
                              f"{tuple(param.shape)}; the step was not applied")
 
     def _check_finite(self, work: list[tuple[Any, ...]]) -> None:
-        for _, param, grad, _, index, g in work:
+        for p, param, grad, _ in work:
             xp = grad.__array_namespace__()
             if not bool(xp.all(xp.isfinite(grad))):
+                index, g = self._position(p)
                 raise RuntimeError(
                     f"{type(self).__name__}: gradient of parameter {index} (param group "
                     f"{g}, shape {tuple(param.shape)}) contains NaN or inf; the step "
                     "was not applied (anomaly detection is enabled)"
                 )
+
+    def _position(self, param: Any) -> tuple[int, int]:
+        """(index, group index) of a parameter, for an error message."""
+        index = 0
+        for g, group in enumerate(self.param_groups):
+            for p in group["params"]:
+                if p is param:
+                    return index, g
+                index += 1
+        raise ValueError("not a parameter of this optimizer")
 
     # -- state dicts -------------------------------------------------------------
 

@@ -123,3 +123,18 @@ def test_a_raw_array_gradient_of_the_right_shape_is_used():
     p.grad = np.full(SHAPE, 2.0)
     opt.step()
     assert np.all(p.data == 0.0)
+
+
+def test_anomaly_mode_names_the_parameter_with_a_nan_gradient():
+    """In anomaly mode a step refuses a NaN gradient, naming the parameter's index
+    and group, and changes no parameter."""
+    params = [ag.tensor(np.ones(2), requires_grad=True) for _ in range(4)]
+    opt = optim.SGD([{"params": params[:2]}, {"params": params[2:], "lr": 0.5}], lr=0.1)
+    for p in params:
+        p.grad = ag.tensor(np.ones(2))
+    params[3].grad = ag.tensor(np.array([1.0, np.nan]))
+    with ag.detect_anomaly(), pytest.raises(RuntimeError,
+                                             match=r"parameter 3 \(param group 1"):
+        opt.step()
+    for p in params:
+        np.testing.assert_array_equal(p.data, np.ones(2))

@@ -476,8 +476,9 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
         raise TypeError(f"cross_entropy: target must hold integer class indices or float "
                         f"class probabilities, got dtype {t.dtype}")
     all_classes = _check_classes("cross_entropy", shape, t, ignore_index)
-    _check_weight("cross_entropy", weight, shape)
-    if all_classes and len(shape) == 2 and weight is None and not label_smoothing \
+    if weight is not None:
+        _check_weight("cross_entropy", weight, shape)
+    elif all_classes and len(shape) == 2 and not label_smoothing \
             and not 0 <= ignore_index < shape[1]:
         # every target is a class, none ignored: the cheaper op
         return apply(_XENT_CLASSES, (input, t), {"reduction": reduction})
