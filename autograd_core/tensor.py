@@ -242,7 +242,7 @@ def _inputs(args: tuple) -> tuple:
     arrays = []
     parents = []
     needs_grad = False
-    numpy_only = True  # every input a numpy array or a number: the usual case, no lookups
+    numpy_only = True
     for a in args:
         if isinstance(a, Tensor):
             d = a._data

@@ -265,8 +265,7 @@ class Optimizer:
         """(parameter, its array, its gradient's array, group) for each parameter with
         a gradient; raises, naming the parameter, at a bad one."""
         work = []
-        index = 0
-        for g, group in enumerate(self.param_groups):
+        for group in self.param_groups:
             for p in group["params"]:
                 grad = p._grad
                 if grad is not None:
@@ -276,14 +275,14 @@ class Optimizer:
                     if type(grad) is not type(param) or grad.shape != param.shape \
                             or not _FLOATING.get((type(grad), grad.dtype)) \
                             and not _is_real_floating(grad):
-                        self._check_gradient(param, grad, index, g)
+                        self._check_gradient(p, param, grad)
                     work.append((p, param, grad, group))
-                index += 1
         return work
 
-    def _check_gradient(self, param: Any, grad: Any, index: int, g: int) -> None:
+    def _check_gradient(self, p: Any, param: Any, grad: Any) -> None:
         """The full checks, for a gradient that the inline test in _checked_gradients
-        did not pass; raise at a bad one."""
+        did not pass; raise at a bad one, naming the parameter."""
+        index, g = self._position(p)
         where = f"{self._name()}: gradient of parameter {index} (param group {g})"
         if not _is_real_floating(grad):
             kind = getattr(grad, "dtype", type(grad).__name__)
