@@ -5,8 +5,9 @@ A backend is an array library that follows the array API standard: numpy
 other library whose arrays have ``__array_namespace__`` (array-api-strict is
 the test stand-in). Ops are written once against ``backend.xp``: the
 library's standard names, plus the few kernels the standard lacks (the
-"extras" below: scatter-add, strided windows, einsum, indexing; numpy's
-faster routes stand beside the generic ones in kernels.py). The backend of an
+"extras" below: scatter-add, strided windows, einsum, indexing, the
+optimizers' axpy; numpy's faster routes stand beside the generic ones in
+kernels.py and blas.py). The backend of an
 array is found by its type, once per type, so finding it costs one dictionary
 lookup per op.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import kernels
+from . import blas, kernels
 
 
 class Device(str):
@@ -141,6 +142,7 @@ def _numpy_unshared(a) -> bool:
 
 def _numpy_extras() -> dict[str, Any]:
     return {"index_add": _numpy_index_add, "errstate": np.errstate, "unshared": _numpy_unshared,
+            "axpy": blas.axpy,
             "to_host": lambda a: a, "from_host": lambda a, device=None: a,
             **kernels.NUMPY_EXTRAS}
 
@@ -151,9 +153,12 @@ def _generic_extras(library: Any) -> dict[str, Any]:
 
     def astype(x, dtype, copy=True):  # numpy's dtypes name the library's own
         return library.astype(x, _library_dtype(library, dtype), copy=copy)
+
+    def axpy(a, x, y):  # y += a * x in place: the optimizers' update
+        y += a * x
     index_add = _generic_index_add(library)
-    return {"index_add": index_add, **kernels.extras(library, index_add), "astype": astype,
-            "linalg": getattr(library, "linalg", None),
+    return {"index_add": index_add, "axpy": axpy, **kernels.extras(library, index_add),
+            "astype": astype, "linalg": getattr(library, "linalg", None),
             "errstate": lambda **kw: contextlib.nullcontext(),
             "unshared": lambda a: False,  # views are invisible through the standard
             "to_host": lambda a: np.from_dlpack(a),

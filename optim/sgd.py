@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from autograd_core.backend import backend_of
+
 from .optimizer import Optimizer
 
 __all__ = ["SGD"]
@@ -61,6 +63,7 @@ class SGD(Optimizer):
 
     def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        axpy = backend_of(param).xp.axpy  # y += a * x in place; numpy's in one pass
         if weight_decay != 0:
             grad = grad + weight_decay * param  # new: p.grad stays untouched
         if momentum != 0:
@@ -70,6 +73,6 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = xp.asarray(grad, dtype=param.dtype, copy=True)
             else:
                 buf *= momentum
-                buf += (1 - group["dampening"]) * grad
+                axpy(1 - group["dampening"], grad, buf)
             grad = grad + momentum * buf if group["nesterov"] else buf
-        param -= lr * grad
+        axpy(-lr, grad, param)

@@ -1,6 +1,7 @@
 """optim on parameters of another array-API library (array-api-strict, on the CPU):
-the same numbers as numpy bit for bit, state made in the parameter's library and
-device, state dicts that round-trip, and nn.save writing host arrays."""
+the same numbers as numpy bit for bit (parameters below blas.MIN_SIZE elements: above
+it numpy's update is a BLAS axpy, tests/test_blas.py), state made in the parameter's
+library and device, state dicts that round-trip, and nn.save writing host arrays."""
 
 from __future__ import annotations
 
