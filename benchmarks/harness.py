@@ -279,7 +279,7 @@ def measure(case: Case, repeat: int, target: float, settle: float) -> dict[str, 
                 whose = "the floor's" if ref == FLOOR else f"{ref}'s"
                 outcomes[name].detail = f"first result differs from {whose} by {err:.2g}"
     names = list(steps)
-    for r in range(repeat):  # rotate the order so no engine always runs first
+    for r in range(repeat if names else 0):  # rotate the order: none always runs first
         for name in names[r % len(names) :] + names[: r % len(names)]:
             if name not in steps:
                 continue
