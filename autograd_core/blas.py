@@ -1,11 +1,11 @@
 """`axpy(a, x, y)`: y += a * x in place, in one pass, for the optimizers' updates.
 
 numpy has no fused multiply-add: ``y += a * x`` reads x, writes a temporary as
-large as x and reads it back. An SGD step of an MLP spends most of its update
-there (784 x 256 float32: 37 us; BLAS axpy 23 on one thread). numpy's PyPI
-wheels carry an OpenBLAS (numpy.libs/libscipy_openblas64_*.so), already loaded
-for matmul; its axpy shares numpy's BLAS threads (SciPy's OpenBLAS would bring a
-second pool that fights numpy's). Where that library is not there (numpy from
+large as x and reads it back (784 x 256 float32: 39 us; BLAS axpy 28 on one
+thread, the call included). numpy's PyPI wheels carry an OpenBLAS
+(numpy.libs/libscipy_openblas64_*.so), already loaded for matmul; its axpy
+shares numpy's BLAS threads (SciPy's OpenBLAS would bring a second pool that
+fights numpy's). Where that library is not there (numpy from
 conda or a Linux distribution, macOS's Accelerate) or the arrays do not suit
 it, axpy is numpy's two passes.
 
