@@ -17,6 +17,7 @@ chooses: its Haswell kernel fuses the vector body and not the tail.
 from __future__ import annotations
 
 import ctypes
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -25,39 +26,31 @@ import numpy as np
 # this size (6 us); at 65,536 elements 9 against 12, at 200,704 28 against 39.
 MIN_SIZE = 32_768
 
-_TABLE: dict | None = None  # dtype -> the library's axpy, found on first use
 
-
-def _find() -> dict:
+@functools.cache  # found once, on first use
+def table() -> dict:
+    """dtype -> BLAS axpy from numpy's own OpenBLAS; empty where there is none."""
     numpy_dir = Path(np.__file__).parent
     for path in sorted((numpy_dir.parent / "numpy.libs").glob("libscipy_openblas64_*")):
         try:
             library = ctypes.CDLL(str(path))  # the one numpy loaded: the same handle
-            table = {}
+            found = {}
             for dtype, letter, scalar in ((np.float32, "s", ctypes.c_float),
                                           (np.float64, "d", ctypes.c_double)):
                 function = getattr(library, f"scipy_cblas_{letter}axpy64_")
                 function.restype = None  # (n, a, x, incx, y, incy), 64-bit integers
                 function.argtypes = [ctypes.c_int64, scalar, ctypes.c_void_p, ctypes.c_int64,
                                      ctypes.c_void_p, ctypes.c_int64]
-                table[np.dtype(dtype)] = function
-            return table
+                found[np.dtype(dtype)] = function
+            return found
         except (OSError, AttributeError):
             continue
     return {}
 
 
-def table() -> dict:
-    """dtype -> BLAS axpy from numpy's own OpenBLAS; empty where there is none."""
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = _find()
-    return _TABLE
-
-
 def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
     """y += a * x in place (x broadcasts to y, as in numpy)."""
-    blas = (_TABLE if _TABLE is not None else table()).get(y.dtype)
+    blas = table().get(y.dtype)
     if (blas is not None and type(x) is np.ndarray and x.size >= MIN_SIZE
             and x.dtype == y.dtype and x.shape == y.shape
             and x.flags.c_contiguous and y.flags.c_contiguous and y.flags.writeable

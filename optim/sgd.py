@@ -63,16 +63,15 @@ class SGD(Optimizer):
 
     def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
-        axpy = backend_of(param).xp.axpy  # y += a * x in place; numpy's in one pass
+        xp = backend_of(param).xp  # the library's names, and axpy: y += a * x in place
         if weight_decay != 0:
             grad = grad + weight_decay * param  # new: p.grad stays untouched
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                xp = param.__array_namespace__()
                 buf = state["momentum_buffer"] = xp.asarray(grad, dtype=param.dtype, copy=True)
             else:
                 buf *= momentum
-                axpy(1 - group["dampening"], grad, buf)
+                xp.axpy(1 - group["dampening"], grad, buf)
             grad = grad + momentum * buf if group["nesterov"] else buf
-        axpy(-lr, grad, param)
+        xp.axpy(-lr, grad, param)
